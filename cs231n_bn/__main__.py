@@ -1,0 +1,40 @@
+"""Command line: ``python -m cs231n_bn COMMAND [ARGS]``.
+
+Each command lives in its own module, which defines ``main(argv) -> int`` with its own argument parser;
+this file only dispatches, and imports a command's module only when that command runs.
+"""
+
+import importlib
+import sys
+
+COMMANDS = {
+    "fetch": ("cs231n_bn.data.fetch", "download and verify a data set (fashion-mnist, mnist, cifar10, all)"),
+    "reproduce": ("cs231n_bn.experiments.reproduce", "reproduce Ioffe & Szegedy 2015, Figure 1, headless"),
+    "release": ("cs231n_bn.edition.release", "build the student edition from this solution edition"),
+    "check": ("cs231n_bn.edition.check", "run the self-checks for what a student has implemented so far"),
+}
+
+
+def usage():
+    lines = ["usage: python -m cs231n_bn COMMAND [ARGS]", "", "commands:"]
+    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += ["", "python -m cs231n_bn COMMAND --help describes a command's arguments."]
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"error: unknown command {name!r}; expected one of {', '.join(COMMANDS)}.\n", file=sys.stderr)
+        print(usage(), file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return module.main(rest)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
