@@ -1,0 +1,1 @@
+"""Experiments shared by the notebooks and the command line (training comparisons, the paper reproduction)."""
