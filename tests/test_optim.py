@@ -1,0 +1,141 @@
+"""Update rules: each checked against the cs231n expected arrays and against a scalar loop written here."""
+
+import math
+
+import numpy as np
+import pytest
+
+from cs231n_bn import optim
+
+
+def rel_error(x, y):
+    return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
+
+
+def cs231n_inputs():
+    N, D = 4, 5
+    w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
+    dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
+    return w, dw
+
+
+# --- the cs231n FullyConnectedNets.ipynb checks -------------------------------------------------------------
+
+def test_sgd_momentum_matches_cs231n_expected_values():
+    w, dw = cs231n_inputs()
+    v = np.linspace(0.6, 0.9, num=20).reshape(4, 5)
+    next_w, config = optim.sgd_momentum(w, dw, config={"learning_rate": 1e-3, "velocity": v})
+    expected_next_w = np.asarray([
+        [0.1406, 0.20738947, 0.27417895, 0.34096842, 0.40775789],
+        [0.47454737, 0.54133684, 0.60812632, 0.67491579, 0.74170526],
+        [0.80849474, 0.87528421, 0.94207368, 1.00886316, 1.07565263],
+        [1.14244211, 1.20923158, 1.27602105, 1.34281053, 1.4096]])
+    expected_velocity = np.asarray([
+        [0.5406, 0.55475789, 0.56891579, 0.58307368, 0.59723158],
+        [0.61138947, 0.62554737, 0.63970526, 0.65386316, 0.66802105],
+        [0.68217895, 0.69633684, 0.71049474, 0.72465263, 0.73881053],
+        [0.75296842, 0.76712632, 0.78128421, 0.79544211, 0.8096]])
+    assert rel_error(next_w, expected_next_w) < 1e-7  # the expected values carry 8 decimals
+    assert rel_error(config["velocity"], expected_velocity) < 1e-7
+
+
+def test_rmsprop_and_adam_match_cs231n_expected_first_row():
+    w, dw = cs231n_inputs()
+    cache = np.linspace(0.6, 0.9, num=20).reshape(4, 5)
+    next_w, config = optim.rmsprop(w.copy(), dw, config={"learning_rate": 1e-2, "cache": cache})
+    assert rel_error(next_w[0], [-0.39223849, -0.34037513, -0.28849239, -0.23659121, -0.18467247]) < 1e-7
+    assert rel_error(config["cache"][0], [0.5976, 0.6126277, 0.6277108, 0.64284931, 0.65804321]) < 1e-7
+
+    m = np.linspace(0.6, 0.9, num=20).reshape(4, 5)
+    v = np.linspace(0.7, 0.5, num=20).reshape(4, 5)
+    next_w, config = optim.adam(w.copy(), dw, config={"learning_rate": 1e-2, "m": m, "v": v, "t": 5})
+    assert rel_error(next_w[0], [-0.40094747, -0.34836187, -0.29577703, -0.24319299, -0.19060977]) < 1e-7
+    assert rel_error(config["m"][0], [0.48, 0.49947368, 0.51894737, 0.53842105, 0.55789474]) < 1e-7
+    assert config["t"] == 6
+
+
+# --- several steps against a scalar loop of the textbook formulas -------------------------------------------
+
+def scalar_reference(rule, w0, grads, hp):
+    """Apply `rule` element by element with Python floats, straight from the formulas."""
+    out = []
+    for i in range(w0.size):
+        w, s1, s2 = float(w0.flat[i]), 0.0, 0.0
+        for t, g in enumerate(grads, start=1):
+            g = float(g.flat[i])
+            if rule == "sgd":
+                w = w - hp["learning_rate"] * g
+            elif rule == "sgd_momentum":
+                s1 = hp["momentum"] * s1 - hp["learning_rate"] * g
+                w = w + s1
+            elif rule == "rmsprop":
+                s1 = hp["decay_rate"] * s1 + (1 - hp["decay_rate"]) * g * g
+                w = w - hp["learning_rate"] * g / (math.sqrt(s1) + hp["epsilon"])
+            elif rule == "adam":
+                s1 = hp["beta1"] * s1 + (1 - hp["beta1"]) * g
+                s2 = hp["beta2"] * s2 + (1 - hp["beta2"]) * g * g
+                m_hat = s1 / (1 - hp["beta1"] ** t)
+                v_hat = s2 / (1 - hp["beta2"] ** t)
+                w = w - hp["learning_rate"] * m_hat / (math.sqrt(v_hat) + hp["epsilon"])
+        out.append(w)
+    return np.array(out).reshape(w0.shape)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
+def test_rule_matches_scalar_loop_over_several_steps(rule):
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal((3, 4))
+    grads = [rng.standard_normal((3, 4)) for _ in range(6)]
+    hp = {"sgd": dict(learning_rate=0.1), "sgd_momentum": dict(learning_rate=0.1, momentum=0.8),
+          "rmsprop": dict(learning_rate=0.05, decay_rate=0.9, epsilon=1e-8),
+          "adam": dict(learning_rate=0.05, beta1=0.8, beta2=0.9, epsilon=1e-8)}[rule]
+    update = optim.UPDATE_RULES[rule]
+    w, config = w0.copy(), dict(hp)
+    for g in grads:
+        w, config = update(w, g, config)
+    expected = scalar_reference(rule, w0, grads, hp)
+    # float64 arithmetic in a different order: agreement to ~1e-15 relative; 1e-12 leaves room, a wrong
+    # formula (e.g. no bias correction, t used before its increment) is off by > 1e-3.
+    assert rel_error(w, expected) < 1e-12
+    if rule == "adam":
+        assert config["t"] == len(grads)
+
+
+def test_adam_increments_t_before_use():
+    # After one step from t=0 with bias correction, m_hat = dw and v_hat = dw**2, so each weight moves by
+    # almost exactly learning_rate * sign(dw).
+    w = np.zeros(4)
+    dw = np.array([-3.0, -0.5, 0.25, 7.0])
+    next_w, config = optim.adam(w, dw)
+    assert config["t"] == 1
+    np.testing.assert_allclose(next_w, -1e-3 * np.sign(dw), rtol=1e-6)
+
+
+def test_defaults_follow_the_contract():
+    w, dw = np.zeros(3), np.ones(3)
+    expected = {"sgd": {"learning_rate": 1e-2},
+                "sgd_momentum": {"learning_rate": 1e-2, "momentum": 0.9},
+                "rmsprop": {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8},
+                "adam": {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}}
+    for name, defaults in expected.items():
+        _, config = optim.UPDATE_RULES[name](w.copy(), dw, None)
+        for key, value in defaults.items():
+            assert config[key] == value, (name, key)
+
+
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
+def test_rules_keep_float32(rule):
+    w = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+    dw = np.linspace(1, -1, 6, dtype=np.float32).reshape(2, 3)
+    config = None
+    for _ in range(3):
+        w, config = optim.UPDATE_RULES[rule](w, dw, config)
+    assert w.dtype == np.float32
+    for value in config.values():
+        if isinstance(value, np.ndarray):
+            assert value.dtype == np.float32
+
+
+def test_config_must_be_a_dict():
+    with pytest.raises(TypeError, match="config must be a dict"):
+        optim.sgd(np.zeros(2), np.zeros(2), config=[("learning_rate", 1.0)])
