@@ -1,0 +1,120 @@
+"""The one idea behind every normalization layer: standardize over some axes.
+
+Batch norm, layer norm, spatial batch norm and group norm all compute
+
+    mean    = mean(x, axes)                          one statistic per position of the axes NOT reduced
+    var     = mean((x - mean)**2, axes)              two-pass: centre first, then square
+    inv_std = 1 / sqrt(var + eps)
+    x_hat   = (x - mean) * inv_std
+    out     = gamma * x_hat + beta                   gamma, beta: one value per feature / channel
+
+and differ only in `axes`, the axes the statistics are taken over:
+
+    layer            x                    axes           one mean and variance per
+    batch norm       (N, D)               0              feature (over the mini-batch)
+    layer norm       (N, D)               1              sample (over its features)
+    spatial BN       (N, C, H, W)         (0, 2, 3)      channel (over the batch and the image)
+    group norm       (N, G, C/G, H, W)    (2, 3, 4)      sample and group of C/G channels
+
+The statistics keep the reduced axes as size-1 axes (keepdims), so they broadcast against x.
+
+The backward pass of x -> x_hat is just as shared. With M values per statistic and
+dx_hat = dL/dx_hat (for the layers above, dx_hat = dout * gamma),
+
+    dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
+
+(derived in BatchNormalization.ipynb for batch norm; nothing in the derivation depends on which axes are reduced;
+NormalizationFamily.ipynb, "One computation over different axes", puts the family side by side).
+"""
+
+import numpy as np
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+
+
+def _axes_tuple(axis, ndim):
+    """`axis` (an int or a tuple of ints, possibly negative) as a sorted tuple of non-negative ints."""
+    axes = (axis,) if np.ndim(axis) == 0 else tuple(axis)
+    return tuple(sorted(a % ndim for a in axes))
+
+
+def sum_of_products(a, b, axis):
+    """
+    sum(a * b, axis, keepdims=True), without materializing the product a * b.
+
+    np.einsum multiplies and accumulates in one pass, so e.g. the variance of an (N, D) array costs no
+    (N, D) temporary; that is most of the forward pass's memory traffic saved.
+
+    Inputs:
+    - a, b: Arrays of the same shape.
+    - axis: An int or a tuple of ints: the axes summed over.
+
+    Returns:
+    - s: Array of a's shape with the summed axes reduced to size 1.
+    """
+    axes = _axes_tuple(axis, a.ndim)
+    subscripts = _LETTERS[: a.ndim]
+    kept = "".join(letter for i, letter in enumerate(subscripts) if i not in axes)
+    s = np.einsum(f"{subscripts},{subscripts}->{kept}", a, b)
+    return s.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
+
+
+def standardize(x, axis, eps):
+    """
+    Standardize x with statistics taken over `axis`:
+
+        mean = mean(x, axis);  var = mean((x - mean)**2, axis);  inv_std = 1 / sqrt(var + eps)
+        x_hat = (x - mean) * inv_std
+
+    The variance is computed in two passes (centre, then square), never as E[x^2] - E[x]^2, which cancels
+    catastrophically when |mean| >> std (for x = 1e6 + N(0, 1) in float64 it loses every digit).
+
+    Inputs:
+    - x: Floating array of any shape.
+    - axis: An int or a tuple of ints: the axes reduced over.
+    - eps: Non-negative float added to the variance for numerical stability.
+
+    Returns a tuple of (the statistics have x's shape with the reduced axes of size 1):
+    - x_hat: Array of x's shape and dtype, zero mean and (up to eps) unit variance over `axis`.
+    - mean, var, inv_std: The statistics.
+    """
+    # TODO: standardize x over `axis` (NormalizationFamily.ipynb, "One computation over different axes").
+    ### BEGIN SOLUTION
+    mean = x.mean(axis=axis, keepdims=True)
+    x_hat = x - mean  # x_centered for now; scaled into x_hat in place below
+    var = sum_of_products(x_hat, x_hat, axis) / (x.size // mean.size)
+    inv_std = 1.0 / np.sqrt(var + eps)
+    x_hat *= inv_std
+    ### END SOLUTION
+    return x_hat, mean, var, inv_std
+
+
+def standardize_backward(dx_hat, x_hat, inv_std, axis):
+    """
+    Backward pass of standardize() when its statistics are batch statistics (train mode):
+
+        dx = inv_std * (dx_hat - mean(dx_hat, axis) - x_hat * mean(dx_hat * x_hat, axis))
+
+    The two mean terms are the gradient flowing through the mean and through the variance.
+
+    Inputs:
+    - dx_hat: Upstream derivative with respect to x_hat, of x_hat's shape.
+    - x_hat: The standardized input returned by standardize().
+    - inv_std: 1 / sqrt(var + eps) returned by standardize(), reduced axes of size 1.
+    - axis: The axes standardize() reduced over.
+
+    Returns:
+    - dx: Gradient with respect to standardize()'s input x, of x_hat's shape.
+    """
+    # TODO: closed-form backward of standardize (NormalizationFamily.ipynb, "One computation over different axes").
+    ### BEGIN SOLUTION
+    m = x_hat.size // inv_std.size  # number of values behind each statistic
+    mean_dx_hat = dx_hat.sum(axis=axis, keepdims=True) / m
+    mean_dx_hat_x_hat = sum_of_products(dx_hat, x_hat, axis) / m
+    # dx = inv_std * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat), evaluated with one allocation
+    dx = x_hat * mean_dx_hat_x_hat
+    dx += mean_dx_hat
+    np.subtract(dx_hat, dx, out=dx)
+    dx *= inv_std
+    ### END SOLUTION
+    return dx
