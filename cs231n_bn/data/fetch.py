@@ -1,0 +1,289 @@
+"""`python -m cs231n_bn fetch NAME`: put a verified copy of a data set into `datasets/NAME/`.
+
+Sources, tried in this order for every file still missing; whatever a source yields is verified (see
+sources.py) before it is kept, and a file that fails is reported and not kept:
+  1. files already in `datasets/NAME/` (the kept files themselves, or an archive dropped there by hand,
+     e.g. `datasets/cifar10/cifar-10-binary.tar.gz`);
+  2. the Debian package's directory, for Fashion-MNIST (/usr/share/datasets/fashion-mnist); when it is
+     missing and apt-get can run without a password prompt (as root, or with password-less sudo), the
+     package is installed first (apt-get install -y; on failure apt-get update, then one more try);
+  3. HTTP(S) download from the data set's mirrors, in order, each download resumable and verified.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+from .download import DEFAULT_TIMEOUT, DownloadError, download, part_path
+from .formats import FormatError, read_bytes
+from .sources import DATASETS
+from .store import (ChecksumError, atomic_write, check_content, check_digests, describe_check, file_hexdigests,
+                    resolve_root)
+
+DOWNLOAD_DIR = ".download"
+
+
+class FetchError(RuntimeError):
+    """No source yielded a verified copy of some file of a data set; the message lists what was tried."""
+
+
+def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAULT_TIMEOUT, progress=True,
+          log=print, apt=None):
+    """Make sure every file of a data set is present and verified in `<root>/<spec.name>/`.
+
+    Inputs:
+    - spec: a DatasetSpec (sources.DATASETS holds the kit's; tests build their own).
+    - root: the data root (None: $CS231N_BN_DATA or the repository's datasets/).
+    - allow_apt: may install the spec's Debian package when its directory is missing.
+    - allow_download: may download from the spec's mirrors.
+    - timeout: seconds a download waits for the server before giving up on that mirror.
+    - progress: show download progress bars (stderr).
+    - log: called with each line of the report.
+    - apt: callable(package, log) -> bool that installs a Debian package (default: `apt_install`).
+
+    Returns:
+    - the data set's directory (a Path). Raises FetchError if some file could not be had.
+    """
+    directory = resolve_root(root) / spec.name
+    directory.mkdir(parents=True, exist_ok=True)
+    log(f"{spec.title}: {directory}")
+
+    needed = [archive for archive in spec.archives if not _present(archive, directory, log)]
+    failures = {}
+    sources = [("dropped", directory)]
+    if spec.debian_dir:
+        sources.append(("debian", Path(spec.debian_dir)))
+    apt_tried = False
+    for archive in needed:
+        attempts = []
+        done = False
+        for kind, where in sources:
+            local = where / archive.filename
+            if kind == "debian" and not local.exists() and not apt_tried and allow_apt and spec.debian_package:
+                apt_tried = True
+                if not Path(spec.debian_dir).is_dir():
+                    (apt or apt_install)(spec.debian_package, log)
+            if not local.is_file():
+                if kind == "debian":
+                    attempts.append(f"{local}: not present (Debian package {spec.debian_package})")
+                continue
+            origin = str(local) + (f" (Debian package {spec.debian_package})" if kind == "debian" else "")
+            try:
+                _unpack(archive, local, directory, origin, log, check_archive=False)
+                done = True
+                break
+            except (ChecksumError, FormatError, OSError, tarfile.TarError) as err:
+                attempts.append(f"{origin}: {err}")
+                log(f"  {archive.filename}: rejected {origin}: {err}")
+        if not done and allow_download:
+            done = _download_archive(archive, spec.mirrors, directory, timeout, progress, log, attempts)
+        elif not done:
+            attempts.append("download: not allowed (--offline)")
+        if not done:
+            failures[archive.filename] = attempts
+
+    if failures:
+        lines = [f"{spec.title}: could not get a verified copy of {', '.join(failures)}. Tried:"]
+        for filename, attempts in failures.items():
+            lines += [f"  {filename}: {attempt}" for attempt in attempts] or [f"  {filename}: no source"]
+        raise FetchError("\n".join(lines))
+    _remove_empty_dir(directory / DOWNLOAD_DIR)
+    log(f"{spec.title}: ready, {len(spec.files)} files verified in {directory}")
+    return directory
+
+
+def _present(archive, directory, log):
+    """True when every file of `archive` is already in `directory` and verified; a wrong file is removed."""
+    complete = True
+    for member in archive.members:
+        path = directory / member.name
+        if not path.is_file():
+            complete = False
+            continue
+        try:
+            check_content(member, read_bytes(path, member.name))
+            log(f"  {member.name}: present, verified ({describe_check(member)})")
+        except (ChecksumError, FormatError) as err:
+            log(f"  {member.name}: present but wrong, removed: {err}")
+            path.unlink()
+            complete = False
+    return complete
+
+
+def _unpack(archive, path, directory, origin, log, check_archive):
+    """Verify `archive` (a local file at `path`) and write each of its members, verified, into `directory`.
+
+    check_archive: also require the archive's published digests (for downloads; a local source such as the
+    Debian package may hold a differently compressed file with the same content).
+    """
+    if check_archive and archive.digests:
+        check_digests(archive.filename, file_hexdigests(path, archive.digests), archive.digests)
+    if archive.kind == "gzip":
+        (member,) = archive.members
+        contents = {member.name: read_bytes(path, archive.filename)}
+    else:
+        contents = _read_tar_members(archive, path)
+    for member in archive.members:
+        data = contents[member.name]
+        check_content(member, data)
+        atomic_write(directory / member.name, data)
+        log(f"  {member.name}: from {origin}, verified ({describe_check(member)})")
+
+
+def _read_tar_members(archive, path):
+    """{member name: bytes} of the archive's wanted regular files, read by streaming (never extractall)."""
+    wanted = {archive.member_prefix + member.name: member.name for member in archive.members}
+    found = {}
+    with tarfile.open(path, "r|gz") as tar:
+        for entry in tar:
+            if entry.name in wanted and entry.isfile():
+                found[wanted[entry.name]] = tar.extractfile(entry).read()
+    missing = [name for name in wanted if wanted[name] not in found]
+    if missing:
+        raise FormatError(f"{archive.filename}: no regular file {', '.join(missing)} in the archive")
+    return found
+
+
+def _download_archive(archive, mirrors, directory, timeout, progress, log, attempts):
+    """Download `archive` from the first mirror that yields a verified copy; True on success."""
+    staging = directory / DOWNLOAD_DIR
+    staging.mkdir(exist_ok=True)
+    dest = staging / archive.filename
+    for mirror in mirrors:
+        url = mirror + archive.filename
+        for _ in range(2):  # a second, clean try when a resumed download fails its check
+            resumed = part_path(dest).exists()
+            size = f" ({_human_size(archive.size)})" if archive.size else ""
+            log(f"  {archive.filename}: downloading {url}{size}" + (" (resuming)" if resumed else ""))
+            try:
+                download(url, dest, timeout=timeout, progress=progress, expected_size=archive.size)
+                _unpack(archive, dest, directory, url, log, check_archive=True)
+                return True
+            except DownloadError as err:
+                attempts.append(str(err))
+                log(f"  {archive.filename}: {err}")
+                break
+            except (ChecksumError, FormatError, OSError, tarfile.TarError) as err:
+                attempts.append(f"{url}: {err}")
+                log(f"  {archive.filename}: rejected {url}: {err}")
+                if not resumed:
+                    break
+            finally:
+                if dest.exists():  # downloaded archives are not kept: verified content was unpacked, or it was bad
+                    dest.unlink()
+    return False
+
+
+def _human_size(size):
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 2**10:.1f} KiB"
+
+
+def _remove_empty_dir(path):
+    try:
+        path.rmdir()
+    except OSError:
+        pass  # absent, or holds a partial download for the next run to resume
+
+
+def apt_command_prefix():
+    """[] when running as root, ['sudo', '-n'] with password-less sudo, None when apt-get cannot run unprompted."""
+    if not shutil.which("apt-get"):
+        return None
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return []
+    if shutil.which("sudo"):
+        try:
+            probe = subprocess.run(["sudo", "-n", "true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=30)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        if probe.returncode == 0:
+            return ["sudo", "-n"]
+    return None
+
+
+def apt_install(package, log, run=subprocess.run, prefix=None):
+    """Install a Debian package without prompting: install; on failure update the lists and try once more.
+
+    Inputs:
+    - package: the package name.
+    - log: called with each line of the report.
+    - run: runs a command (argv list) and returns an object with .returncode (subprocess.run's signature).
+    - prefix: the command prefix from apt_command_prefix(); looked up when None.
+
+    Returns True when apt-get reported success.
+    """
+    prefix = apt_command_prefix() if prefix is None else prefix
+    if prefix is None:
+        log(f"  {package}: not installed, and apt-get cannot run here without a password prompt; install it "
+            f"with: sudo apt-get install {package}")
+        return False
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    install = prefix + ["apt-get", "install", "-y", "-q", package]
+    log(f"  {package}: installing ({' '.join(install)})")
+
+    def attempt(argv):
+        try:
+            return run(argv, env=env, stdin=subprocess.DEVNULL, timeout=1800).returncode == 0
+        except (OSError, subprocess.SubprocessError) as err:
+            log(f"  {' '.join(argv)}: {err}")
+            return False
+
+    if attempt(install):
+        return True
+    log(f"  {package}: install failed; updating the package lists and trying once more")
+    if attempt(prefix + ["apt-get", "update", "-q"]) and attempt(install):
+        return True
+    log(f"  {package}: could not be installed")
+    return False
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m cs231n_bn fetch",
+        description="Fetch and verify data sets into the data root (default: the repository's datasets/, or "
+                    "$CS231N_BN_DATA). Each file is checked against digests kept in the code before it is kept.")
+    parser.add_argument("names", nargs="+", metavar="NAME",
+                        help=f"data set to fetch: {', '.join(DATASETS)}, or all")
+    parser.add_argument("--root", help="data root directory (default: $CS231N_BN_DATA or <repository>/datasets)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                        help=f"seconds to wait for a server before trying the next mirror (default {DEFAULT_TIMEOUT:g})")
+    parser.add_argument("--no-apt", action="store_true", help="never run apt-get to install a Debian package")
+    parser.add_argument("--offline", action="store_true", help="use local sources only; never download")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser
+
+
+def main(argv=None, datasets=None):
+    """Command line entry point; returns the exit status (0 ok, 1 some data set failed, 2 bad arguments)."""
+    datasets = DATASETS if datasets is None else datasets
+    try:
+        args = _parser().parse_args(sys.argv[1:] if argv is None else list(argv))
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    allowed = list(datasets) + ["all"]
+    unknown = [name for name in args.names if name not in allowed]
+    if unknown:
+        print(f"error: unknown data set {unknown[0]!r}; expected one of: {', '.join(allowed)}", file=sys.stderr)
+        return 2
+    if not args.timeout > 0:
+        print(f"error: --timeout must be a positive number of seconds, got {args.timeout:g}", file=sys.stderr)
+        return 2
+    names = list(datasets) if "all" in args.names else list(dict.fromkeys(args.names))
+    failed = []
+    for name in names:
+        try:
+            fetch(datasets[name], args.root, allow_apt=not args.no_apt, allow_download=not args.offline,
+                  timeout=args.timeout, progress=not args.quiet)
+        except (FetchError, OSError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            failed.append(name)
+        sys.stdout.flush()
+    if failed and len(names) > 1:
+        print(f"error: not fetched: {', '.join(failed)}; fetched: "
+              f"{', '.join(n for n in names if n not in failed) or 'none'}", file=sys.stderr)
+    return 1 if failed else 0

@@ -1,0 +1,155 @@
+"""Where data sets live on disk, how their content is verified, and how files are written atomically.
+
+Layout: `<root>/<name>/<file>` for every FileSpec of the data set, decompressed (e.g.
+`datasets/fashion-mnist/train-images-idx3-ubyte`). The root is, in order of precedence: a `root=` argument,
+the environment variable CS231N_BN_DATA, or `datasets/` in the repository. Work in progress (downloads, files
+being unpacked) lives in hidden names (`.download/`, `.<file>.*.tmp`) that no loader opens.
+"""
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+ROOT_ENV = "CS231N_BN_DATA"
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+class ChecksumError(ValueError):
+    """A file's content does not match what the kit expects of it.
+
+    Attributes: file (its name), check ('sha256', 'md5', 'size', 'lines', ...), expected, actual.
+    """
+
+    def __init__(self, file, check, expected, actual):
+        self.file, self.check, self.expected, self.actual = file, check, expected, actual
+        super().__init__(f"{file}: {check} mismatch: expected {expected}, got {actual}")
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """A data set is not (completely) present; the message gives the command that fetches it."""
+
+
+def default_root():
+    """The data root: $CS231N_BN_DATA if set, else the repository's datasets/ directory."""
+    env = os.environ.get(ROOT_ENV)
+    return Path(env).expanduser() if env else REPO_DIR / "datasets"
+
+
+def resolve_root(root=None):
+    """`root` as a Path, or the default root when it is None."""
+    return default_root() if root is None else Path(os.fspath(root)).expanduser()
+
+
+def fetch_command(name, root=None):
+    """The shell command that fetches data set `name` into `root` (None: the default root)."""
+    command = f"python -m cs231n_bn fetch {name}"
+    if root is not None and resolve_root(root).resolve() != default_root().resolve():
+        command += f" --root {resolve_root(root)}"
+    return command
+
+
+def hexdigests(data, algorithms):
+    """{algorithm: hex digest of data} for each algorithm name (hashlib's names: 'sha256', 'md5', ...)."""
+    return {algorithm: hashlib.new(algorithm, data).hexdigest() for algorithm in algorithms}
+
+
+def file_hexdigests(path, algorithms, chunk_bytes=1 << 20):
+    """{algorithm: hex digest} of a file's bytes, read in chunks."""
+    hashers = {algorithm: hashlib.new(algorithm) for algorithm in algorithms}
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(chunk_bytes), b""):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {algorithm: hasher.hexdigest() for algorithm, hasher in hashers.items()}
+
+
+def check_digests(name, actual, expected):
+    """Raise ChecksumError for the first algorithm whose digest in `actual` differs from `expected`."""
+    for algorithm, want in expected.items():
+        if actual[algorithm] != want.lower():
+            raise ChecksumError(name, algorithm, want.lower(), actual[algorithm])
+
+
+def check_content(spec, data):
+    """Verify a file's decompressed content against its FileSpec: size, every digest, and text lines.
+
+    Inputs:
+    - spec: the FileSpec.
+    - data: the content (bytes-like).
+
+    Returns the content's SHA-256 (hex), for messages. Raises ChecksumError on the first mismatch.
+    """
+    if spec.size is not None and len(data) != spec.size:
+        raise ChecksumError(spec.name, "size", f"{spec.size} bytes", f"{len(data)} bytes")
+    actual = hexdigests(data, set(spec.digests) | {"sha256"})
+    check_digests(spec.name, actual, spec.digests)
+    if spec.lines is not None:
+        text = bytes(data).decode("ascii", errors="replace")
+        lines = tuple(line.strip() for line in text.splitlines() if line.strip())
+        if lines != tuple(spec.lines):
+            raise ChecksumError(spec.name, "lines", list(spec.lines), list(lines))
+    return actual["sha256"]
+
+
+def describe_check(spec):
+    """A short phrase saying what check_content verifies for this FileSpec, e.g. 'sha256 c59f468a2f67...'."""
+    parts = [f"{algorithm} {digest[:12]}..." for algorithm, digest in spec.digests.items()]
+    if spec.lines is not None:
+        parts.append(f"{len(spec.lines)} expected lines")
+    return ", ".join(parts) or "no digest"
+
+
+def atomic_write(path, data):
+    """Write `data` to `path` via a temporary file in the same directory, then rename it into place.
+
+    A reader sees either no file or the whole file, never a partial one.
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _umask():
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def read_verified(spec, directory, dataset_name, root=None):
+    """Read one file of a data set and verify its content.
+
+    Inputs:
+    - spec: the FileSpec.
+    - directory: the data set's directory.
+    - dataset_name, root: for the message that says how to fetch the data set.
+
+    Returns the content as a writable bytearray. Raises DatasetNotFoundError if the file is missing and
+    ChecksumError (with the fetch command appended) if its content is wrong.
+    """
+    from .formats import read_bytes
+
+    path = Path(directory) / spec.name
+    if not path.is_file():
+        raise DatasetNotFoundError(
+            f"{spec.name} is missing from {directory}; fetch the data set with: {fetch_command(dataset_name, root)}")
+    data = read_bytes(path, spec.name)
+    try:
+        check_content(spec, data)
+    except ChecksumError as err:
+        err.args = (f"{err.args[0]}. The file {path} is damaged or not the genuine one; remove it and fetch the "
+                    f"data set again with: {fetch_command(dataset_name, root)}",)
+        raise
+    return data
