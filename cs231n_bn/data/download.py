@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 DEFAULT_TIMEOUT = 30.0
 CHUNK_BYTES = 1 << 16
