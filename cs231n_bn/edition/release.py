@@ -1,0 +1,79 @@
+"""``python -m cs231n_bn release --out DIR``: build the student edition of this solution edition.
+
+The student edition is the same tree (the files git tracks) with every solution region replaced by a stub that
+raises NotImplementedError, inline-question answers cleared, and the notebooks' reference outputs kept for
+``pytest --nbval``. Every file is checked before anything is written; the tree is written next to DIR and
+renamed into place, so DIR either holds a complete student edition or is left as it was.
+"""
+
+import argparse
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from .tree import ReleaseError, build_student_edition, write_tree
+
+SOURCE_ROOT = Path(__file__).resolve().parents[2]
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m cs231n_bn release", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", required=True, type=Path, help="directory to write the student edition to")
+    parser.add_argument("--force", action="store_true", help="replace --out even if it is not empty")
+    parser.add_argument("--git", action="store_true",
+                        help="make --out a fresh git repository with one commit of the student edition")
+    parser.add_argument("--zip", action="store_true", help="also write DIR.zip next to --out")
+    parser.add_argument("--source", type=Path, default=SOURCE_ROOT,
+                        help="the solution edition to release (default: the tree this package lives in)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    source, out = args.source.resolve(), args.out.absolute()
+    if out.resolve() == source or out.resolve() in source.parents:
+        print(f"error: --out {args.out} would overwrite the solution edition itself", file=sys.stderr)
+        return 1
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        print(f"error: --out {args.out} is not empty; use --force to replace it", file=sys.stderr)
+        return 1
+    try:
+        edition = build_student_edition(source)
+        write_tree(edition, out, force=args.force, git=args.git)
+    except ReleaseError as error:
+        print(f"error: release stopped, nothing written ({len(error.problems)} problem"
+              f"{'s' if len(error.problems) != 1 else ''}):", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 1
+    print(summary(edition, args.out))
+    if args.zip:
+        print(f"  zip: {_zip(out)}")
+    return 0
+
+
+def summary(edition, out):
+    """What the release did, in a few lines."""
+    lines = [f"Student edition written to {out}: {len(edition.files) + len(edition.links)} files",
+             f"  python: {edition.py_stubs} solution regions stubbed in {edition.py_files} files",
+             f"  notebooks: {edition.notebooks}; {edition.notebook_stubs} regions stubbed in {edition.stubbed_cells} "
+             f"cells; {edition.answers} inline-question answers cleared; reference outputs kept",
+             f"  leak scan: {len(edition.secrets)} distinct solution lines searched for, none found"]
+    if edition.redacted:
+        lines.append(f"  outputs removed because they showed solution code (cells tagged nbval-ignore-output): "
+                     f"{', '.join(edition.redacted)}")
+    return "\n".join(lines)
+
+
+def _zip(out):
+    """out.zip holding the tree under one top-level folder, written atomically."""
+    with tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+        archive = shutil.make_archive(str(Path(tmp) / out.name), "zip", root_dir=out.parent, base_dir=out.name)
+        target = out.with_name(out.name + ".zip")
+        Path(archive).replace(target)
+    return target
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,321 @@
+"""The files of an edition, the student edition built in memory, the leak scan, and writing a tree atomically.
+
+An edition's files are the files git tracks (``git ls-files``); without git (an unpacked zip), every file except
+environments, caches and data. Either way nothing under .git, __pycache__ or .ipynb_checkpoints, and no .pyc.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+import nbformat
+
+from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
+from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
+                        redact_outputs, restore_notebook, write_notebook)
+
+# A solution line shorter than this ("return out", "else:") says nothing about the solution.
+MIN_SECRET_LENGTH = 16
+
+NEVER_SHIPPED = {".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
+UNTRACKED_SKIP = NEVER_SHIPPED | {"build", "dist", "results", ".eggs"}
+
+
+class ReleaseError(Exception):
+    """The release cannot go ahead; ``problems`` lists every reason (one line each)."""
+
+    def __init__(self, problems):
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+def edition_files(root):
+    """Relative POSIX paths of the files that make up the edition at ``root``, sorted."""
+    root = Path(root)
+    paths = None
+    if (root / ".git").exists():
+        try:
+            listing = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], check=True,
+                                     capture_output=True).stdout.decode("utf-8")
+            paths = [p for p in listing.split("\0") if p]
+        except (OSError, subprocess.CalledProcessError):
+            paths = None
+    if paths is None:
+        paths = _walk(root)
+    keep = []
+    for path in paths:
+        parts = PurePosixPath(path).parts
+        if NEVER_SHIPPED.intersection(parts) or path.endswith((".pyc", ".pyo")):
+            continue
+        if (root / path).is_file() or (root / path).is_symlink():
+            keep.append(path)
+    return sorted(set(keep))
+
+
+def _walk(root):
+    """Every file under ``root`` except environments, caches, build output and fetched data sets."""
+    paths = []
+    for directory, dirs, names in os.walk(root):
+        rel = Path(directory).relative_to(root)
+        dirs[:] = sorted(d for d in dirs if d not in UNTRACKED_SKIP and not d.endswith(".egg-info")
+                         and rel.parts != ("datasets",))
+        paths += [(rel / name).as_posix() for name in names]
+    return paths
+
+
+@dataclass
+class StudentEdition:
+    """The student edition in memory: every file's bytes and mode, and what the release did."""
+
+    files: dict = field(default_factory=dict)           # relative path -> bytes
+    modes: dict = field(default_factory=dict)           # relative path -> permission bits
+    links: dict = field(default_factory=dict)           # relative path -> symlink target
+    secrets: list = field(default_factory=list)         # solution lines the leak scan looks for
+    py_files: int = 0
+    py_stubs: int = 0
+    notebooks: int = 0
+    notebook_stubs: int = 0
+    stubbed_cells: int = 0
+    answers: int = 0
+    redacted: list = field(default_factory=list)        # "path, cell N" whose outputs showed solution code
+
+
+def build_student_edition(root):
+    """Read the solution edition at ``root`` and build the student edition in memory.
+
+    Checks every file before anything is produced: a malformed region anywhere, a leak, or a tree without any
+    solution region raises ReleaseError listing every problem (file and line).
+    """
+    root = Path(root)
+    edition, problems = StudentEdition(), []
+    secret_candidates, public = [], []
+    student_notebooks = {}
+    for path in edition_files(root):
+        source = root / path
+        if source.is_symlink():
+            edition.links[path] = os.readlink(source)
+            continue
+        data = source.read_bytes()
+        edition.modes[path] = source.stat().st_mode & 0o777
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            edition.files[path] = data  # binary: no regions, nothing public to learn from
+            continue
+        try:
+            if path.endswith(".py"):
+                regions = find_regions(text, path, require_function=True)
+                if regions:
+                    stubbed = stub_text(text, regions)
+                    stub_compiles(text, stubbed, path)
+                    secret_candidates += solution_lines(text, regions)
+                    edition.py_files += 1
+                    edition.py_stubs += len(regions)
+                    text = stubbed
+                public.append(text)
+                edition.files[path] = text.encode("utf-8")
+            elif path.endswith(".ipynb"):
+                student = make_student_notebook(text, path)
+                secret_candidates += student.solution_lines
+                public += student.sources()
+                edition.notebooks += 1
+                edition.notebook_stubs += student.stubs
+                edition.stubbed_cells += student.stubbed_cells
+                edition.answers += student.answers
+                student_notebooks[path] = student
+            else:
+                public.append(text)
+                edition.files[path] = data
+        except MarkerError as error:
+            problems.append(str(error))
+        except (ValueError, KeyError) as error:  # e.g. a notebook that is not valid JSON / nbformat
+            problems.append(f"{path}: cannot read ({error})")
+    if problems:
+        raise ReleaseError(problems)
+    if edition.py_stubs + edition.notebook_stubs + edition.answers == 0:
+        raise ReleaseError([f"no solution regions anywhere under {root.name or root}: this looks like a student "
+                            f"edition already"])
+
+    edition.secrets = secret_lines(secret_candidates, public)
+    for path, student in student_notebooks.items():
+        redact_outputs(student, edition.secrets)
+        edition.redacted += [f"{path}, cell {index}" for index in student.redacted_cells]
+        try:
+            edition.files[path] = write_notebook(student).encode("utf-8")
+        except nbformat.ValidationError as error:
+            problems.append(f"{path}: the student notebook is not valid nbformat ({error.message})")
+    if problems:
+        raise ReleaseError(problems)
+
+    leaks = find_leaks(edition.files, edition.secrets)
+    if leaks:
+        raise ReleaseError([f"{where}: shows the solution line {secret!r}" for where, secret in leaks])
+    return edition
+
+
+def secret_lines(candidates, public_texts):
+    """Solution lines worth scanning for: long enough, and not also written somewhere outside the regions."""
+    corpus = "\n".join(public_texts)
+    lines = {line.strip() for line in candidates}
+    return sorted(line for line in lines if len(line) >= MIN_SECRET_LENGTH and line not in corpus)
+
+
+def find_leaks(files, secrets):
+    """Every (where, secret) such that a file of the edition shows a secret line.
+
+    Inputs:
+    - files: relative path -> bytes
+    - secrets: stripped solution lines (see ``secret_lines``)
+    Notebooks are read as JSON so that every string (inputs, outputs with colour codes and HTML removed,
+    metadata) is searched as the student would see it; other files are searched as text.
+    """
+    leaks = []
+    for path, data in sorted(files.items()):
+        parts = PurePosixPath(path).parts
+        if NEVER_SHIPPED.intersection(parts) or path.endswith((".pyc", ".pyo")):
+            leaks.append((path, "(a file that is never shipped)"))
+            continue
+        texts = [(path, data.decode("utf-8", errors="replace"))]
+        if path.endswith(".ipynb"):
+            try:
+                texts += list(_notebook_strings(path, json.loads(data)))
+            except ValueError:
+                pass
+        for where, text in texts:
+            leaks += [(where, secret) for secret in secrets if secret in text]
+    return leaks
+
+
+def _notebook_strings(path, nb):
+    """(where, text) for every string of a notebook: sources, outputs as shown, metadata."""
+    yield f"{path}, notebook metadata", json.dumps(nb.get("metadata", {}))
+    yield from ((f"{path}, notebook metadata", text) for text in _strings(nb.get("metadata", {})))
+    for index, cell in enumerate(nb.get("cells", [])):
+        where = f"{path}, cell {index}"
+        yield where, "".join(cell.get("source", ""))
+        yield from ((where + " metadata", text) for text in _strings(cell.get("metadata", {})))
+        for output in cell.get("outputs", []):
+            yield from ((where + " output", text) for text in output_texts(output))
+            yield from ((where + " output", text) for text in _strings(output))
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        yield "".join(value)
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def scan_tree(root, secrets):
+    """``find_leaks`` over a tree on disk: every file, hidden ones included (git objects aside)."""
+    root = Path(root)
+    files = {}
+    for directory, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not (Path(directory) == root and d == ".git")]
+        for name in names:
+            full = Path(directory) / name
+            if not full.is_symlink():
+                files[full.relative_to(root).as_posix()] = full.read_bytes()
+    return find_leaks(files, secrets)
+
+
+def write_tree(edition, out, force=False, git=False):
+    """Write the student edition to ``out`` atomically: a temporary directory next to it, then a rename.
+
+    Refuses a non-empty ``out`` unless ``force``. With ``git``, the tree becomes a fresh repository holding one
+    commit of the student edition (no history of the solution edition).
+    """
+    out = Path(out).absolute()
+    if out.exists() and not out.is_dir():
+        raise ReleaseError([f"--out {out.name}: exists and is not a directory"])
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ReleaseError([f"--out {out.name}: the directory is not empty (use --force to replace it)"])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        for path, data in edition.files.items():
+            target = tmp / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            os.chmod(target, edition.modes.get(path, 0o644))
+        for path, link in edition.links.items():
+            target = tmp / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(link, target)
+        if git:
+            _git_single_commit(tmp)
+        old = None
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "tree")
+        os.replace(tmp, out)
+        if old is not None:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _git_single_commit(path):
+    ident = ["-c", "user.name=cs231n_bn release", "-c", "user.email=release@cs231n-bn.invalid",
+             "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]
+    for args in (["init", "-q"], ["add", "--all"], ["commit", "-q", "--no-verify", "-m", "Student edition"]):
+        subprocess.run(["git", *ident, "-C", str(path), *args], check=True, capture_output=True)
+
+
+def restore_tree(solution_root, student_root):
+    """The student edition at ``student_root`` with the solution of ``solution_root`` put back.
+
+    Returns relative path -> restored text (str) for every file of the student edition that is text:
+    .py files get their regions back in place of their stubs, notebooks their regions, answers and any
+    redacted outputs; other files are returned as they are.
+    """
+    solution_root, student_root = Path(solution_root), Path(student_root)
+    restored = {}
+    for path in edition_files(student_root):
+        text = (student_root / path).read_text(encoding="utf-8", errors="surrogateescape")
+        reference = solution_root / path
+        if path.endswith(".py") and reference.is_file():
+            text = restore(reference.read_text(encoding="utf-8"), text, path)
+        elif path.endswith(".ipynb") and reference.is_file():
+            text = nbformat.writes(restore_notebook(reference.read_text(encoding="utf-8"), text, path))
+        restored[path] = text
+    return restored
+
+
+def compare_editions(solution_root, restored):
+    """Differences between the solution edition and a restored student edition, ignoring whitespace.
+
+    Returns a list of "path: reason" lines; empty when the restored edition equals the solution edition.
+    """
+    solution_root = Path(solution_root)
+    expected = edition_files(solution_root)
+    differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
+    differences += [f"{p}: not in the solution edition" for p in restored if p not in expected]
+    for path in expected:
+        if path not in restored:
+            continue
+        want = (solution_root / path).read_text(encoding="utf-8", errors="surrogateescape")
+        got = restored[path]
+        if path.endswith(".ipynb"):
+            same = comparable(nbformat.reads(want, as_version=nbformat.NO_CONVERT)) == \
+                comparable(nbformat.reads(got, as_version=nbformat.NO_CONVERT))
+        else:
+            same = normalize_text(want) == normalize_text(got)
+        if not same:
+            differences.append(f"{path}: differs after restoring")
+    return differences
+
+
+__all__ = ["ANSWER_PLACEHOLDER", "ReleaseError", "StudentEdition", "build_student_edition", "compare_editions",
+           "edition_files", "find_leaks", "restore_tree", "scan_tree", "secret_lines", "write_tree"]
