@@ -81,7 +81,7 @@ def download(url, dest, timeout=DEFAULT_TIMEOUT, progress=True, expected_size=No
             mode, done = "wb", 0  # no resume offered (or none asked for): start from the first byte
         total = done + length if length is not None else expected_size
         bar = tqdm(total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
-                   desc=dest.name, disable=not progress, leave=False, dynamic_ncols=True)
+                   desc=dest.name, disable=not progress, dynamic_ncols=True)
         try:
             with open(part, mode) as out:
                 while True:

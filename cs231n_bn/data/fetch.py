@@ -80,7 +80,10 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
                 attempts.append(f"{origin}: {err}")
                 log(f"  {archive.filename}: rejected {origin}: {err}")
         if not done and allow_download:
-            done = _download_archive(archive, spec.mirrors, directory, timeout, progress, log, attempts)
+            try:
+                done = _download_archive(archive, spec.mirrors, directory, timeout, progress, log, attempts)
+            finally:
+                _remove_empty_dir(directory / DOWNLOAD_DIR)
         elif not done:
             attempts.append("download: not allowed (--offline)")
         if not done:
@@ -91,7 +94,6 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
         for filename, attempts in failures.items():
             lines += [f"  {filename}: {attempt}" for attempt in attempts] or [f"  {filename}: no source"]
         raise FetchError("\n".join(lines))
-    _remove_empty_dir(directory / DOWNLOAD_DIR)
     log(f"{spec.title}: ready, {len(spec.files)} files verified in {directory}")
     return directory
 
@@ -168,8 +170,9 @@ def _download_archive(archive, mirrors, directory, timeout, progress, log, attem
                 log(f"  {archive.filename}: {err}")
                 break
             except (ChecksumError, FormatError, OSError, tarfile.TarError) as err:
-                attempts.append(f"{url}: {err}")
-                log(f"  {archive.filename}: rejected {url}: {err}")
+                reason = str(err).removeprefix(archive.filename + ": ")  # the URL names the archive already
+                attempts.append(f"{url}: {reason}")
+                log(f"  {archive.filename}: rejected {url}: {reason}")
                 if not resumed:
                     break
             finally:
