@@ -93,7 +93,10 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
         lines = [f"{spec.title}: could not get a verified copy of {', '.join(failures)}. Tried:"]
         for filename, attempts in failures.items():
             lines += [f"  {filename}: {attempt}" for attempt in attempts] or [f"  {filename}: no source"]
-        raise FetchError("\n".join(lines))
+        lines.append(f"Without a network: copy {', '.join(failures)} (as served by {spec.mirrors[0]}) into "
+                     f"{directory} by hand and run the command again." if spec.mirrors else "")
+        _remove_empty_dir(directory)
+        raise FetchError("\n".join(lines).rstrip())
     log(f"{spec.title}: ready, {len(spec.files)} files verified in {directory}")
     return directory
 
