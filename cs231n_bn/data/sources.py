@@ -17,9 +17,9 @@ Where the digests come from (none was computed from a file this kit downloaded i
 - MNIST: content SHA-256s (and sizes) as published by several unrelated public projects, including git-annex
   keys of the raw files; the archive MD5s are torchvision's.
 - CIFAR-10: the archive MD5 is the one on the CIFAR-10 page. No public SHA-256 of the unpacked batch files
-  was found, so they are checked against the MD5s of their content that public projects publish (e.g.
-  PyTorch's C++ examples). batches.meta.txt has no published digest: its text is checked line by line
-  against the class names instead.
+  was found, so they are checked against the MD5s of their content that several projects' download
+  scripts publish, together with their exact size. batches.meta.txt has no published digest: its text is
+  checked line by line against the class names instead.
 
 The specs are plain data, so tests (and anyone mirroring the files) can build their own.
 """
