@@ -31,7 +31,8 @@ HAS_GIT = shutil.which("git") is not None
 
 def spell(text):
     """Fixture text with the marker placeholders replaced by the real marker lines."""
-    return textwrap.dedent(text).replace("<<BEGIN>>", markers.BEGIN).replace("<<END>>", markers.END)
+    text = textwrap.dedent(text).replace("<<BEGIN>>", markers.BEGIN).replace("<<END>>", markers.END)
+    return text.replace("<<MISSPELT>>", markers.BEGIN[1:])
 
 
 def git(root, *args):
@@ -433,7 +434,7 @@ MALFORMED = {
     "misspelt marker": ('''\
         def f():
             # TODO: do it (N.ipynb).
-            ## BEGIN SOLUTION
+            <<MISSPELT>>
             return 1
             <<END>>
         ''', "line 3: marker line '## BEGIN SOLUTION' must read exactly"),
@@ -544,33 +545,41 @@ def _is_student_edition():
 
 @pytest.fixture(scope="module")
 def repo_release(tmp_path_factory):
+    """(solution snapshot, StudentEdition, student tree): this repository's tracked files copied once, so that
+    edits made meanwhile in the checkout do not race the comparisons, then released."""
     if not (REPO / ".git").exists() or not HAS_GIT:
         pytest.skip("this repository's release needs its git checkout")
     if _is_student_edition():
         pytest.skip("this is the student edition: there is nothing to release")
-    edition = build_student_edition(REPO)
-    out = tmp_path_factory.mktemp("repo-release") / "student"
-    write_tree(edition, out)
-    return edition, out
+    base = tmp_path_factory.mktemp("repo-release")
+    snapshot = base / "solution"
+    tracked = edition_files(REPO)
+    for path in tracked:
+        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / path, snapshot / path)
+    assert edition_files(snapshot) == tracked
+    edition = build_student_edition(snapshot)
+    write_tree(edition, base / "student")
+    return snapshot, edition, base / "student"
 
 
 def test_release_of_this_repository_has_no_leaks(repo_release):
-    edition, out = repo_release
-    secrets = secrets_of(REPO)
+    solution, edition, out = repo_release
+    secrets = secrets_of(solution)
     assert len(secrets) > 50
     assert set(secrets) == set(edition.secrets), "the release and this test agree on what is a solution line"
     assert scan_tree(out, secrets) == []
-    assert set(edition_files(out)) == set(edition_files(REPO))
+    assert edition_files(out) == edition_files(solution)
 
 
 def test_release_of_this_repository_stubs_every_region_with_its_message(repo_release):
-    _, out = repo_release
+    _, _, out = repo_release
     stubs = 0
     for path in edition_files(out):
         if not path.endswith(".py"):
             continue
         text = (out / path).read_text()
-        assert markers.BEGIN not in text and markers.END not in text, path
+        assert not any(markers.marker_kind(line) for line in text.splitlines()), path
         tree = ast.parse(text)  # the student edition compiles
         lines = text.splitlines()
         for node in ast.walk(tree):
@@ -587,7 +596,7 @@ def test_release_of_this_repository_stubs_every_region_with_its_message(repo_rel
 
 
 def test_release_of_this_repository_imports(repo_release):
-    _, out = repo_release
+    _, _, out = repo_release
     modules = sorted(p[:-3].replace("/", ".").removesuffix(".__init__") for p in edition_files(out)
                      if p.startswith("cs231n_bn/") and p.endswith(".py") and not p.endswith("__main__.py"))
     assert "cs231n_bn.layers" in modules
@@ -598,7 +607,7 @@ def test_release_of_this_repository_imports(repo_release):
 
 
 def test_release_of_this_repository_notebooks_are_valid(repo_release):
-    _, out = repo_release
+    _, _, out = repo_release
     for path in edition_files(out):
         if path.endswith(".ipynb"):
             nb = nbformat.read(out / path, as_version=4)
@@ -612,5 +621,5 @@ def test_release_of_this_repository_round_trips(repo_release):
     """Re-inserting the solution regions into the student edition reproduces this repository file by file,
     ignoring trailing whitespace. The solution edition's notebooks pass `pytest --nbval` in the main suite, so the
     restored student edition would pass nbval too: it is the same files."""
-    _, out = repo_release
-    assert compare_editions(REPO, restore_tree(REPO, out)) == []
+    solution, _, out = repo_release
+    assert compare_editions(solution, restore_tree(solution, out)) == []

@@ -1,17 +1,19 @@
 """Solution regions in one source text (a .py file or a notebook code cell), their stubs, and the way back.
 
-A region is three or more lines (nbgrader convention, see the README's "For instructors"):
+A region is a one-line TODO comment, the BEGIN marker line, the solution code, and the END marker line, the
+markers on lines of their own at the TODO's indentation (nbgrader convention; BEGIN and END below spell them):
 
     # TODO: <what to do> (<Notebook>.ipynb, "<section>").
-    ### BEGIN SOLUTION
+    <BEGIN marker>
     <solution code>
-    ### END SOLUTION
+    <END marker>
 
 The student edition keeps the TODO line and replaces the rest by one line at the same indentation,
 
     raise NotImplementedError("<enclosing function>: <what to do> (<Notebook>.ipynb, \"<section>\").")
 
-and ``restore`` puts the solution lines back in place of that stub.
+and ``restore`` puts the solution lines back in place of that stub. This file holds no marker line itself,
+so the release copies it unchanged.
 """
 
 import ast
