@@ -1,0 +1,670 @@
+"""The self-checks behind ``python -m cs231n_bn check``: one entry per student function, in notebook order.
+
+A check never holds a second implementation of the function it checks (that would hand the solution out with
+the student edition). It tests what any correct implementation must satisfy instead:
+- backward passes against centred differences of the student's own forward pass, in float64;
+- properties of the math: per-feature means and variances after normalization, the expectation of dropout,
+  the closed form agreeing with the staged backward pass, invariances of the losses;
+- numbers worked out by hand from the update equations (written as literals with their derivation).
+Each check raises CheckFailed with the first reason; a stub's NotImplementedError passes through.
+"""
+
+import importlib
+from dataclasses import dataclass
+
+import numpy as np
+
+CHECKS = []
+
+# The order in which a student meets the notebooks; the checks are registered in this order.
+NOTEBOOK_ORDER = ("FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
+                  "NormalizationFamily.ipynb", "PaperReproduction.ipynb")
+
+
+class CheckFailed(AssertionError):
+    """A check's first failed expectation, worded for the student."""
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str        # what the student sees, e.g. "layers.batchnorm_backward"
+    notebook: str    # where the function is introduced
+    functions: tuple  # function names whose stub means "this one is not implemented yet"
+    run: object      # callable() -> None; raises CheckFailed or NotImplementedError
+
+
+def check(name, notebook, functions=None):
+    """Register the decorated function as the check of ``name``; registration order is notebook order."""
+    def register(run):
+        CHECKS.append(Check(name, notebook, tuple(functions or (name.rsplit(".", 1)[-1],)), run))
+        return run
+    return register
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Building blocks of the checks
+
+def _module(name):
+    return importlib.import_module(f"cs231n_bn.{name}")
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def numerical_gradient(f, x, dout, h=1e-5):
+    """Centred differences of sum(f(x) * dout) with respect to x (changed in place, then restored)."""
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        x[index] = old + h
+        plus = np.array(f(x), dtype=np.float64, copy=True)
+        x[index] = old - h
+        minus = np.array(f(x), dtype=np.float64, copy=True)
+        x[index] = old
+        grad[index] = np.sum((plus - minus) * dout) / (2 * h)
+    return grad
+
+
+def relative_error(a, b):
+    """||a - b|| / (||a|| + ||b||): 0 for equal arrays, 1 for opposite ones."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    scale = np.linalg.norm(a) + np.linalg.norm(b)
+    return 0.0 if scale == 0 else float(np.linalg.norm(a - b) / scale)
+
+
+def expect(condition, reason):
+    if not condition:
+        raise CheckFailed(reason)
+
+
+def expect_array(what, value, shape):
+    expect(isinstance(value, np.ndarray), f"{what} is a {type(value).__name__}, expected a numpy array")
+    expect(value.shape == tuple(shape), f"{what} has shape {value.shape}, expected {tuple(shape)}")
+    expect(np.all(np.isfinite(value)), f"{what} holds nan or inf")
+
+
+def expect_close(what, got, want, tol):
+    got = np.asarray(got)
+    expect(got.shape == np.shape(want), f"{what} has shape {got.shape}, expected {np.shape(want)}")
+    error = relative_error(got, want)
+    expect(error <= tol, f"{what}: relative error {error:.1e} (tolerance {tol:.0e})")
+
+
+def expect_gradient(what, analytic, f, x, dout, tol=1e-7, atol=1e-8):
+    """``analytic`` must match centred differences of f at x (float64, h = 1e-5).
+
+    Relative error at most ``tol``; a gradient that is zero in exact arithmetic (a bias followed by batch norm)
+    is compared with ``atol`` instead, since both sides are then rounding noise of order 1e-11.
+    """
+    expect_array(what, analytic, x.shape)
+    numeric = numerical_gradient(f, x, dout)
+    error = relative_error(analytic, numeric)
+    difference = float(np.linalg.norm(np.asarray(analytic, dtype=np.float64) - numeric))
+    expect(error <= tol or difference <= atol,
+           f"{what} disagrees with centred differences: relative error {error:.1e} (tolerance {tol:.0e})")
+
+
+def unpack(result, names, function):
+    """The tuple a function returns, checked for its length."""
+    expect(isinstance(result, tuple) and len(result) == len(names),
+           f"{function} should return ({', '.join(names)}), got {type(result).__name__}"
+           + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
+    return result
+
+
+def expect_normalized(what, z, axes, var, eps, tol=1e-6):
+    """z = (out - beta) / gamma must have mean 0 and variance var / (var + eps) over ``axes``."""
+    mean = z.mean(axis=axes)
+    expect(np.max(np.abs(mean)) <= tol, f"{what}: mean of (out - beta) / gamma is {np.max(np.abs(mean)):.2e} "
+                                        f"away from 0")
+    got = z.var(axis=axes)
+    var = np.reshape(var, got.shape)  # the caller's statistics, with or without the reduced axes
+    want = var / (var + eps)
+    error = np.max(np.abs(got - want))
+    expect(error <= tol, f"{what}: variance of (out - beta) / gamma is {got.ravel()[0]:.6f}, expected "
+                         f"{want.ravel()[0]:.6f} (biased variance, divide by N; computed in two passes)")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# FullyConnectedNets.ipynb
+
+@check("layers.affine_forward", "FullyConnectedNets.ipynb")
+def check_affine_forward():
+    layers = _module("layers")
+    x = _rng(1).normal(size=(3, 2, 4))  # flattened to (3, 8) in C order
+    pick = np.array([5, 0, 7])          # w selects inputs 5, 0, 7 of each flattened row
+    w = np.zeros((8, 3))
+    w[pick, np.arange(3)] = 1.0
+    b = np.array([0.5, -1.0, 2.0])
+    out, _ = unpack(layers.affine_forward(x, w, b), ("out", "cache"), "affine_forward")
+    expect_array("affine_forward out", out, (3, 3))
+    expect_close("affine_forward out (w picking single inputs)", out, x.reshape(3, 8)[:, pick] + b, 1e-12)
+    out, _ = layers.affine_forward(x, np.ones((8, 1)), np.zeros(1))
+    expect_close("affine_forward out (w of ones sums each example)", out[:, 0], x.sum(axis=(1, 2)), 1e-12)
+
+
+@check("layers.affine_backward", "FullyConnectedNets.ipynb")
+def check_affine_backward():
+    layers = _module("layers")
+    rng = _rng(2)
+    x, w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(6, 5)), rng.normal(size=5)
+    dout = rng.normal(size=(4, 5))
+    _, cache = layers.affine_forward(x, w, b)
+    dx, dw, db = unpack(layers.affine_backward(dout, cache), ("dx", "dw", "db"), "affine_backward")
+    expect_gradient("affine_backward dx", dx, lambda v: layers.affine_forward(v, w, b)[0], x, dout)
+    expect_gradient("affine_backward dw", dw, lambda v: layers.affine_forward(x, v, b)[0], w, dout)
+    expect_gradient("affine_backward db", db, lambda v: layers.affine_forward(x, w, v)[0], b, dout)
+
+
+@check("layers.relu_forward", "FullyConnectedNets.ipynb")
+def check_relu_forward():
+    layers = _module("layers")
+    x = np.linspace(-0.5, 0.5, num=12).reshape(3, 4)
+    out, _ = unpack(layers.relu_forward(x), ("out", "cache"), "relu_forward")
+    expect_array("relu_forward out", out, x.shape)
+    expect(np.all(out[x <= 0] == 0), "relu_forward: negative inputs must give 0")
+    expect(np.all(out[x > 0] == x[x > 0]), "relu_forward: positive inputs must pass through unchanged")
+
+
+@check("layers.relu_backward", "FullyConnectedNets.ipynb")
+def check_relu_backward():
+    layers = _module("layers")
+    rng = _rng(3)
+    x = rng.choice([-1.0, 1.0], size=(4, 5)) * rng.uniform(0.1, 1.0, size=(4, 5))  # away from the kink
+    dout = rng.normal(size=x.shape)
+    _, cache = layers.relu_forward(x)
+    dx = layers.relu_backward(dout, cache)
+    expect_gradient("relu_backward dx", dx, lambda v: layers.relu_forward(v)[0], x, dout)
+
+
+@check("layers.sigmoid_forward", "FullyConnectedNets.ipynb")
+def check_sigmoid_forward():
+    layers = _module("layers")
+    x = np.array([[-1000.0, -30.0, -1.0, 0.0], [0.5, 2.0, 30.0, 1000.0]])
+    with np.errstate(over="raise", invalid="raise"):  # a stable sigmoid never overflows
+        try:
+            out, _ = unpack(layers.sigmoid_forward(x), ("out", "cache"), "sigmoid_forward")
+        except FloatingPointError as error:
+            raise CheckFailed(f"sigmoid_forward overflows for large |x| ({error}); exp(-|x|) never does")
+    expect_array("sigmoid_forward out", out, x.shape)
+    expect(out[0, 3] == 0.5, f"sigmoid_forward(0) is {out[0, 3]}, expected 0.5")
+    mirrored, _ = layers.sigmoid_forward(-x)
+    expect_close("sigmoid_forward symmetry: sigmoid(x) + sigmoid(-x) must be 1", out + mirrored, np.ones_like(x),
+                 1e-12)
+    expect(out[0, 0] == 0.0 and out[1, 3] == 1.0, "sigmoid_forward(-1000) must be 0 and sigmoid(1000) must be 1")
+    expect(abs(out[0, 2] - 0.2689414213699951) < 1e-12, f"sigmoid_forward(-1) is {out[0, 2]}, expected "
+                                                         f"1 / (1 + e) = 0.26894142137")
+
+
+@check("layers.sigmoid_backward", "FullyConnectedNets.ipynb")
+def check_sigmoid_backward():
+    layers = _module("layers")
+    rng = _rng(30)
+    x, dout = rng.normal(size=(3, 4)) * 3, rng.normal(size=(3, 4))
+    _, cache = layers.sigmoid_forward(x)
+    dx = layers.sigmoid_backward(dout, cache)
+    expect_gradient("sigmoid_backward dx", dx, lambda v: layers.sigmoid_forward(v)[0], x, dout)
+
+
+def _check_loss(name, zero_scores_loss):
+    layers = _module("layers")
+    loss_fn = getattr(layers, name)
+    num_classes = 5
+    y = np.array([0, 3, 1, 4, 2, 3])
+    loss, dx = unpack(loss_fn(np.zeros((6, num_classes)), y), ("loss", "dx"), name)
+    expect(abs(float(loss) - zero_scores_loss) < 1e-9,
+           f"{name} of all-zero scores is {float(loss):.6f}, expected {zero_scores_loss:.6f}")
+    scores = _rng(4).normal(size=(6, num_classes))
+    loss, dx = loss_fn(scores, y)
+    expect_gradient(f"{name} dx", dx, lambda v: np.array(loss_fn(v, y)[0]), scores, np.array(1.0))
+    shifted, _ = loss_fn(scores + 7.0, y)
+    expect(abs(float(shifted) - float(loss)) < 1e-9, f"{name} changes when every score moves by the same amount")
+
+
+@check("layers.softmax_loss", "FullyConnectedNets.ipynb")
+def check_softmax_loss():
+    _check_loss("softmax_loss", float(np.log(5)))  # uniform probabilities 1/5
+    layers = _module("layers")
+    loss, _ = layers.softmax_loss(np.array([[1000.0, 0.0, -1000.0]]), np.array([0]))
+    expect(np.isfinite(loss) and abs(float(loss)) < 1e-9,
+           "softmax_loss overflows for large scores: subtract each row's maximum before exp")
+
+
+@check("layers.svm_loss", "FullyConnectedNets.ipynb")
+def check_svm_loss():
+    _check_loss("svm_loss", 4.0)  # every wrong class violates the margin of 1 by exactly 1
+
+
+def _sandwich(name, forward_args, param_names, seed):
+    """Gradient check of a layer_utils sandwich: forward_args are the float arrays, then fixed extras."""
+    utils = _module("layer_utils")
+    forward, backward = getattr(utils, f"{name}_forward"), getattr(utils, f"{name}_backward")
+    arrays, extra = forward_args
+    out, cache = unpack(forward(*arrays, *extra), ("out", "cache"), f"{name}_forward")
+    dout = _rng(seed).normal(size=out.shape)
+    grads = backward(dout, cache)
+    expect(isinstance(grads, tuple) and len(grads) == len(arrays),
+           f"{name}_backward should return ({', '.join('d' + p for p in param_names)})")
+    for i, (grad, label) in enumerate(zip(grads, param_names)):
+        def f(v, i=i):
+            args = list(arrays)
+            args[i] = v
+            return forward(*args, *extra)[0]
+        expect_gradient(f"{name}_backward d{label}", grad, f, arrays[i], dout)
+
+
+@check("layer_utils.affine_relu", "FullyConnectedNets.ipynb", ("affine_relu_forward", "affine_relu_backward"))
+def check_affine_relu():
+    rng = _rng(5)
+    x, w, b = rng.normal(size=(3, 4)), rng.normal(size=(4, 5)), rng.normal(size=5)
+    _sandwich("affine_relu", ((x, w, b), ()), ("x", "w", "b"), 6)
+
+
+def _fc_net(**kwargs):
+    fc_net = _module("classifiers.fc_net")
+    options = dict(input_dim=6, num_classes=3, weight_scale=0.5, dtype=np.float64, seed=0)
+    options.update(kwargs)
+    return fc_net.FullyConnectedNet([5, 4], **options)
+
+
+def _fc_data(seed=7):
+    rng = _rng(seed)
+    return rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
+
+
+def _expect_fc_gradients(model, label, tol=1e-6):
+    X, y = _fc_data()
+    rng = _rng(11)
+    for key in model.params:  # nonzero biases keep ReLU inputs off the kink at 0 (a dropped row is all zeros)
+        if key.startswith("b"):
+            model.params[key] = model.params[key] + rng.uniform(0.1, 0.3, size=model.params[key].shape)
+    loss, grads = unpack(model.loss(X, y), ("loss", "grads"), "FullyConnectedNet.loss")
+    expect(np.isfinite(loss), f"{label}: the loss is not finite")
+    expect(set(grads) == set(model.params), f"{label}: grads has keys {sorted(grads)}, expected the keys of "
+                                            f"params {sorted(model.params)}")
+    for key in sorted(model.params):
+        expect_gradient(f"{label}: grads[{key!r}]", grads[key], lambda v: np.array(model.loss(X, y)[0]),
+                        model.params[key], np.array(1.0), tol=tol)
+
+
+@check("FullyConnectedNet", "FullyConnectedNets.ipynb", ("__init__", "loss"))
+def check_fc_net():
+    model = _fc_net()
+    shapes = {"W1": (6, 5), "b1": (5,), "W2": (5, 4), "b2": (4,), "W3": (4, 3), "b3": (3,)}
+    expect(set(model.params) == set(shapes), f"params has keys {sorted(model.params)}, expected {sorted(shapes)}")
+    for key, shape in shapes.items():
+        expect_array(f"params[{key!r}]", model.params[key], shape)
+        expect(model.params[key].dtype == np.float64, f"params[{key!r}] is {model.params[key].dtype}, "
+                                                      f"expected the model's dtype float64")
+        if key.startswith("b"):
+            expect(np.all(model.params[key] == 0), f"params[{key!r}] must start at zero")
+    wide = _fc_net(input_dim=200, weight_scale=0.1)
+    std = float(np.std(wide.params["W1"]))
+    expect(0.08 < std < 0.12, f"params['W1'] has standard deviation {std:.3f}, expected weight_scale = 0.1")
+
+    X, y = _fc_data()
+    scores = model.loss(X)
+    expect_array("loss(X) scores", scores, (4, 3))
+    tiny = _fc_net(weight_scale=1e-4)
+    loss, _ = tiny.loss(X, y)
+    expect(abs(float(loss) - np.log(3)) < 1e-3, f"with tiny weights the loss is {float(loss):.4f}, expected "
+                                                f"log(3) = {np.log(3):.4f}")
+    _expect_fc_gradients(model, "FullyConnectedNet")
+
+    model.reg = 0.7
+    loss_reg, _ = model.loss(X, y)
+    model.reg = 0.0
+    loss_plain, _ = model.loss(X, y)
+    penalty = 0.5 * 0.7 * sum(np.sum(model.params[k] ** 2) for k in ("W1", "W2", "W3"))
+    expect(abs((loss_reg - loss_plain) - penalty) < 1e-9 * max(1.0, penalty),
+           f"reg = 0.7 adds {loss_reg - loss_plain:.6f} to the loss, expected 0.5 * reg * sum(W**2) = {penalty:.6f}")
+    model.reg = 0.7
+    _expect_fc_gradients(model, "FullyConnectedNet with reg = 0.7")
+
+
+def _updates(rule, grads, config):
+    """Apply ``rule`` once per gradient to a fresh w; returns the successive weights."""
+    optim = _module("optim")
+    w = np.array([1.0, -2.0, 0.5])
+    history = []
+    for g in grads:
+        w, config = unpack(getattr(optim, rule)(w.copy(), np.array(g, dtype=np.float64), config),
+                           ("next_w", "config"), rule)
+        expect_array(f"{rule} next_w", w, (3,))
+        history.append(w.copy())
+    return history, config
+
+
+@check("optim.sgd_momentum", "FullyConnectedNets.ipynb")
+def check_sgd_momentum():
+    g = [0.5, -1.0, 2.0]
+    history, _ = _updates("sgd_momentum", [g, g, g], {"learning_rate": 0.1, "momentum": 0.9})
+    # Constant gradient g from v = 0: v_k = -lr * g * (1 + 0.9 + ... + 0.9**(k-1)), so after 3 steps
+    # w moves by -0.1 * g * (1 + 1.9 + 2.71) = -0.561 * g.
+    expect_close("sgd_momentum after 1 step", history[0] - [1.0, -2.0, 0.5], -0.1 * np.array(g), 1e-12)
+    expect_close("sgd_momentum after 3 steps", history[2] - [1.0, -2.0, 0.5], -0.561 * np.array(g), 1e-12)
+
+
+@check("optim.rmsprop", "FullyConnectedNets.ipynb")
+def check_rmsprop():
+    g = [0.5, -1.0, 2.0]
+    history, _ = _updates("rmsprop", [g, g], {"learning_rate": 0.01, "decay_rate": 0.99, "epsilon": 1e-8})
+    # cache_k = (1 - 0.99**k) g**2, so step k moves every coordinate by lr * sign(g) / sqrt(1 - 0.99**k):
+    # 0.1 after step 1 (sqrt(0.01) = 0.1), then 0.01 / sqrt(0.0199) = 0.0708881...
+    sign = np.sign(g)
+    expect_close("rmsprop after 1 step", history[0] - [1.0, -2.0, 0.5], -0.1 * sign, 1e-6)
+    expect_close("rmsprop after 2 steps", history[1] - history[0], -0.070888120500 * sign, 1e-6)
+
+
+@check("optim.adam", "FullyConnectedNets.ipynb")
+def check_adam():
+    g = np.array([0.5, -1.0, 2.0])
+    history, config = _updates("adam", [g, g, g], {"learning_rate": 0.01})
+    # With bias correction, a constant gradient gives m_hat = g and v_hat = g**2: each step is lr * sign(g).
+    expect_close("adam steps for a constant gradient", history[2] - [1.0, -2.0, 0.5], -0.03 * np.sign(g), 1e-6)
+    expect(config.get("t") == 3, f"adam: config['t'] is {config.get('t')!r} after 3 steps, expected 3")
+    history, _ = _updates("adam", [g, -g], {"learning_rate": 0.01})
+    # Gradient g then -g: m_hat = -(0.1 * 0.1) g / (1 - 0.9**2) = -0.0526316 g, v_hat = g**2 exactly,
+    # so the second step moves by +0.01 * 0.0526316 * sign(g).
+    expect_close("adam second step after the gradient flips", history[1] - history[0],
+                 0.01 * 0.052631578947 * np.sign(g), 1e-6)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# BatchNormalization.ipynb
+
+def _bn_inputs(seed, shape=(6, 4)):
+    rng = _rng(seed)
+    x = 1e8 + rng.normal(size=shape) * rng.uniform(0.5, 3.0, size=shape[1])  # a large offset: two-pass variance
+    gamma, beta = rng.uniform(0.5, 2.0, size=shape[1]), rng.normal(size=shape[1])
+    return x, gamma, beta
+
+
+@check("layers.batchnorm_forward", "BatchNormalization.ipynb")
+def check_batchnorm_forward():
+    layers = _module("layers")
+    x, gamma, beta = _bn_inputs(8)
+    eps = 1e-5
+    bn_param = {"mode": "train", "momentum": 0.8}
+    out, _ = unpack(layers.batchnorm_forward(x, gamma, beta, bn_param), ("out", "cache"), "batchnorm_forward")
+    expect_array("batchnorm_forward out", out, x.shape)
+    var = x.var(axis=0)
+    expect_normalized("batchnorm_forward (train)", (out - beta) / gamma, 0, var, eps)
+    mean = x.mean(axis=0)
+    expect_close("bn_param['running_mean'] after one train step (from zeros, momentum 0.8)",
+                 bn_param.get("running_mean"), 0.2 * mean, 1e-12)
+    expect_close("bn_param['running_var'] after one train step (from zeros, momentum 0.8, biased variance)",
+                 bn_param.get("running_var"), 0.2 * var, 1e-9)
+    x2 = x[::-1] * 2.0 - 1e8
+    layers.batchnorm_forward(x2, gamma, beta, bn_param)
+    expect_close("bn_param['running_mean'] after a second step", bn_param["running_mean"],
+                 0.8 * 0.2 * mean + 0.2 * x2.mean(axis=0), 1e-12)
+
+    default = {"mode": "train"}
+    layers.batchnorm_forward(x, gamma, beta, default)
+    expect_close("bn_param['running_mean'] with the default momentum 0.9", default.get("running_mean"),
+                 0.1 * mean, 1e-12)
+
+    # Test mode normalizes with the running statistics: inputs built as mean + sqrt(var + eps) * z give z back.
+    running_mean, running_var = np.array([1.0, -2.0, 0.0, 3.0]), np.array([4.0, 0.25, 1.0, 9.0])
+    z = _rng(9).normal(size=(5, 4))
+    x_test = running_mean + np.sqrt(running_var + eps) * z
+    test_param = {"mode": "test", "running_mean": running_mean.copy(), "running_var": running_var.copy()}
+    out, _ = layers.batchnorm_forward(x_test, gamma, beta, test_param)
+    expect_close("batchnorm_forward (test mode, running statistics)", out, gamma * z + beta, 1e-9)
+    expect(np.array_equal(test_param["running_mean"], running_mean) and
+           np.array_equal(test_param["running_var"], running_var),
+           "batchnorm_forward must not change the running statistics in test mode")
+
+
+def _bn_gradients(backward_name, seed):
+    layers = _module("layers")
+    x, gamma, beta = _bn_inputs(seed, shape=(5, 3))
+    x -= 1e8  # gradients are checked on well-scaled inputs
+    dout = _rng(seed + 1).normal(size=x.shape)
+    forward = layers.batchnorm_forward
+    _, cache = forward(x, gamma, beta, {"mode": "train"})
+    grads = unpack(getattr(layers, backward_name)(dout, cache), ("dx", "dgamma", "dbeta"), backward_name)
+    dx, dgamma, dbeta = grads
+    expect_gradient(f"{backward_name} dx", dx, lambda v: forward(v, gamma, beta, {"mode": "train"})[0], x, dout)
+    expect_gradient(f"{backward_name} dgamma", dgamma, lambda v: forward(x, v, beta, {"mode": "train"})[0],
+                    gamma, dout)
+    expect_gradient(f"{backward_name} dbeta", dbeta, lambda v: forward(x, gamma, v, {"mode": "train"})[0],
+                    beta, dout)
+    return dout, cache, grads
+
+
+@check("layers.batchnorm_backward", "BatchNormalization.ipynb")
+def check_batchnorm_backward():
+    _bn_gradients("batchnorm_backward", 10)
+
+
+@check("layers.batchnorm_backward_alt", "BatchNormalization.ipynb")
+def check_batchnorm_backward_alt():
+    layers = _module("layers")
+    dout, cache, alt = _bn_gradients("batchnorm_backward_alt", 12)
+    try:
+        staged = layers.batchnorm_backward(dout, cache)
+    except NotImplementedError:
+        return  # nothing to agree with yet; the gradient check above stands on its own
+    for name, a, b in zip(("dx", "dgamma", "dbeta"), alt, staged):
+        expect_close(f"batchnorm_backward_alt {name} vs batchnorm_backward (same cache)", a, b, 1e-9)
+
+
+@check("layer_utils.affine_bn_relu", "BatchNormalization.ipynb", ("affine_bn_relu_forward", "affine_bn_relu_backward"))
+def check_affine_bn_relu():
+    rng = _rng(13)
+    x, w, b = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    gamma, beta = rng.uniform(0.5, 2.0, size=3), rng.normal(size=3)
+    _sandwich("affine_bn_relu", ((x, w, b, gamma, beta), ({"mode": "train"},)), ("x", "w", "b", "gamma", "beta"), 14)
+
+
+@check("FullyConnectedNet (batchnorm)", "BatchNormalization.ipynb", ("__init__", "loss"))
+def check_fc_net_batchnorm():
+    _check_fc_normalized("batchnorm")
+
+
+def _check_fc_normalized(normalization):
+    model = _fc_net(normalization=normalization)
+    for i, width in ((1, 5), (2, 4)):
+        for key, value in ((f"gamma{i}", 1.0), (f"beta{i}", 0.0)):
+            expect(key in model.params, f"normalization={normalization!r}: params has no {key!r}")
+            expect_array(f"params[{key!r}]", model.params[key], (width,))
+            expect(np.all(model.params[key] == value), f"params[{key!r}] must start at {value:g}")
+    expect("gamma3" not in model.params, "the last affine layer has no normalization: params has 'gamma3'")
+    _expect_fc_gradients(model, f"FullyConnectedNet (normalization={normalization!r})")
+    X, _ = _fc_data()
+    expect_array("loss(X) scores", model.loss(X), (4, 3))
+
+
+@check("layers.layernorm_forward", "BatchNormalization.ipynb")
+def check_layernorm_forward():
+    layers = _module("layers")
+    x, gamma, beta = _bn_inputs(17, shape=(4, 7))
+    out, _ = unpack(layers.layernorm_forward(x, gamma, beta, {}), ("out", "cache"), "layernorm_forward")
+    expect_array("layernorm_forward out", out, x.shape)
+    expect_normalized("layernorm_forward (each row)", (out - beta) / gamma, 1, x.var(axis=1), 1e-5)
+    again, _ = layers.layernorm_forward(x, gamma, beta, {"mode": "test"})
+    expect_close("layernorm_forward in test mode (same as train)", again, out, 1e-12)
+
+
+@check("layers.layernorm_backward", "BatchNormalization.ipynb")
+def check_layernorm_backward():
+    layers = _module("layers")
+    x, gamma, beta = _bn_inputs(18, shape=(3, 5))
+    x -= 1e8
+    dout = _rng(19).normal(size=x.shape)
+    forward = layers.layernorm_forward
+    _, cache = forward(x, gamma, beta, {})
+    dx, dgamma, dbeta = unpack(layers.layernorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
+                               "layernorm_backward")
+    expect_gradient("layernorm_backward dx", dx, lambda v: forward(v, gamma, beta, {})[0], x, dout)
+    expect_gradient("layernorm_backward dgamma", dgamma, lambda v: forward(x, v, beta, {})[0], gamma, dout)
+    expect_gradient("layernorm_backward dbeta", dbeta, lambda v: forward(x, gamma, v, {})[0], beta, dout)
+
+
+@check("layer_utils.affine_ln_relu", "BatchNormalization.ipynb", ("affine_ln_relu_forward", "affine_ln_relu_backward"))
+def check_affine_ln_relu():
+    rng = _rng(20)
+    x, w, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 5)), rng.normal(size=5)
+    gamma, beta = rng.uniform(0.5, 2.0, size=5), rng.normal(size=5)
+    _sandwich("affine_ln_relu", ((x, w, b, gamma, beta), ({},)), ("x", "w", "b", "gamma", "beta"), 21)
+
+
+@check("FullyConnectedNet (layernorm)", "BatchNormalization.ipynb", ("__init__", "loss"))
+def check_fc_net_layernorm():
+    _check_fc_normalized("layernorm")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Dropout.ipynb
+
+@check("layers.dropout_forward", "Dropout.ipynb")
+def check_dropout_forward():
+    layers = _module("layers")
+    x = 10.0 + _rng(15).normal(size=(200, 200))
+    for p in (0.25, 0.6):
+        out, _ = unpack(layers.dropout_forward(x, {"mode": "train", "p": p, "seed": 3}), ("out", "cache"),
+                        "dropout_forward")
+        expect_array("dropout_forward out", out, x.shape)
+        kept = out != 0
+        expect(abs(kept.mean() - p) < 0.02, f"dropout_forward with p = {p} keeps {kept.mean():.3f} of the units; "
+                                            f"p is the probability of KEEPING a unit")
+        expect_close(f"dropout_forward kept units (inverted dropout divides by p = {p})", out[kept], x[kept] / p,
+                     1e-12)
+        expect(abs(out.mean() / x.mean() - 1) < 0.02,
+               f"dropout_forward changes the mean activation by {out.mean() / x.mean() - 1:+.1%} (train mode "
+               f"must keep the expectation)")
+        again, _ = layers.dropout_forward(x, {"mode": "train", "p": p, "seed": 3})
+        expect(np.array_equal(out, again), "dropout_forward: the same seed must give the same mask")
+        test_out, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
+        expect(np.array_equal(test_out, x), "dropout_forward in test mode must return x unchanged")
+    out32, _ = layers.dropout_forward(x.astype(np.float32), {"mode": "train", "p": 0.5, "seed": 1})
+    expect(out32.dtype == np.float32, f"dropout_forward turned float32 into {out32.dtype}")
+
+
+@check("layers.dropout_backward", "Dropout.ipynb")
+def check_dropout_backward():
+    layers = _module("layers")
+    rng = _rng(16)
+    x, dout = rng.normal(size=(6, 5)), rng.normal(size=(6, 5))
+    param = {"mode": "train", "p": 0.4, "seed": 5}
+    _, cache = layers.dropout_forward(x, dict(param))
+    dx = layers.dropout_backward(dout, cache)
+    expect_gradient("dropout_backward dx", dx, lambda v: layers.dropout_forward(v, dict(param))[0], x, dout)
+    _, cache = layers.dropout_forward(x, {"mode": "test", "p": 0.4})
+    expect_close("dropout_backward in test mode", layers.dropout_backward(dout, cache), dout, 0)
+
+
+@check("FullyConnectedNet (dropout)", "Dropout.ipynb", ("__init__", "loss"))
+def check_fc_net_dropout():
+    model = _fc_net(dropout_keep_ratio=0.5, seed=123)
+    _expect_fc_gradients(model, "FullyConnectedNet (dropout_keep_ratio=0.5)")
+    X, _ = _fc_data()
+    expect(np.array_equal(model.loss(X), model.loss(X)), "FullyConnectedNet: test-mode scores must not drop units")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# NormalizationFamily.ipynb
+
+@check("_normalize.standardize", "NormalizationFamily.ipynb")
+def check_standardize():
+    normalize = _module("_normalize")
+    x = 1e8 + _rng(31).normal(size=(3, 4, 2, 5))  # offset 1e8: the variance must be two-pass
+    for axis in (0, 1, (0, 2, 3), (1, 2, 3)):
+        result = unpack(normalize.standardize(x, axis, 1e-5), ("x_hat", "mean", "var", "inv_std"), "standardize")
+        x_hat, mean, var, inv_std = result
+        reduced = tuple(1 if i in np.atleast_1d(axis) else n for i, n in enumerate(x.shape))
+        expect_array(f"standardize x_hat (axis={axis})", x_hat, x.shape)
+        for name, value in (("mean", mean), ("var", var), ("inv_std", inv_std)):
+            expect_array(f"standardize {name} (axis={axis}, reduced axes kept with size 1)", value, reduced)
+        want_var = x.var(axis=axis, keepdims=True)
+        expect_close(f"standardize var (axis={axis}; biased, two-pass)", var, want_var, 1e-8)
+        expect_close(f"standardize inv_std (axis={axis}) must be 1 / sqrt(var + eps)", inv_std ** -2 - 1e-5, var,
+                     1e-8)
+        expect_normalized(f"standardize x_hat (axis={axis})", x_hat, axis, want_var, 1e-5)
+
+
+@check("_normalize.standardize_backward", "NormalizationFamily.ipynb")
+def check_standardize_backward():
+    normalize = _module("_normalize")
+    rng = _rng(32)
+    x = rng.normal(size=(3, 2, 2, 2)) * 2 + 1
+    dx_hat = rng.normal(size=x.shape)
+    for axis in (0, 1, (0, 2, 3)):
+        x_hat, _, _, inv_std = normalize.standardize(x, axis, 1e-5)
+        dx = normalize.standardize_backward(dx_hat, x_hat, inv_std, axis)
+        expect_gradient(f"standardize_backward dx (axis={axis})", dx,
+                        lambda v: normalize.standardize(v, axis, 1e-5)[0], x, dx_hat)
+
+
+def _spatial_inputs(seed, shape):
+    rng = _rng(seed)
+    x = rng.normal(size=shape) * rng.uniform(0.5, 3.0, size=(1, shape[1], 1, 1)) + 4.0
+    return x, rng.uniform(0.5, 2.0, size=shape[1]), rng.normal(size=shape[1])
+
+
+@check("layers.spatial_batchnorm_forward", "NormalizationFamily.ipynb")
+def check_spatial_batchnorm_forward():
+    layers = _module("layers")
+    x, gamma, beta = _spatial_inputs(22, (3, 4, 2, 5))
+    bn_param = {"mode": "train"}
+    out, _ = unpack(layers.spatial_batchnorm_forward(x, gamma, beta, bn_param), ("out", "cache"),
+                    "spatial_batchnorm_forward")
+    expect_array("spatial_batchnorm_forward out", out, x.shape)
+    g, b = gamma.reshape(1, -1, 1, 1), beta.reshape(1, -1, 1, 1)
+    expect_normalized("spatial_batchnorm_forward (each channel over N, H, W)", (out - b) / g, (0, 2, 3),
+                      x.var(axis=(0, 2, 3)), 1e-5)
+    expect_close("bn_param['running_mean'] (one value per channel)", bn_param.get("running_mean"),
+                 0.1 * x.mean(axis=(0, 2, 3)), 1e-12)
+    test, _ = layers.spatial_batchnorm_forward(x, gamma, beta, {"mode": "test", "running_mean": np.zeros(4),
+                                                                "running_var": np.ones(4) - 1e-5})
+    expect_close("spatial_batchnorm_forward (test mode)", test, g * x + b, 1e-9)
+
+
+@check("layers.spatial_batchnorm_backward", "NormalizationFamily.ipynb")
+def check_spatial_batchnorm_backward():
+    layers = _module("layers")
+    x, gamma, beta = _spatial_inputs(23, (2, 3, 2, 2))
+    dout = _rng(24).normal(size=x.shape)
+    forward = layers.spatial_batchnorm_forward
+    _, cache = forward(x, gamma, beta, {"mode": "train"})
+    dx, dgamma, dbeta = unpack(layers.spatial_batchnorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
+                               "spatial_batchnorm_backward")
+    expect_gradient("spatial_batchnorm_backward dx", dx, lambda v: forward(v, gamma, beta, {"mode": "train"})[0],
+                    x, dout)
+    expect_gradient("spatial_batchnorm_backward dgamma", dgamma,
+                    lambda v: forward(x, v, beta, {"mode": "train"})[0], gamma, dout)
+    expect_gradient("spatial_batchnorm_backward dbeta", dbeta,
+                    lambda v: forward(x, gamma, v, {"mode": "train"})[0], beta, dout)
+
+
+@check("layers.spatial_groupnorm_forward", "NormalizationFamily.ipynb")
+def check_spatial_groupnorm_forward():
+    layers = _module("layers")
+    x, gamma, beta = _spatial_inputs(25, (2, 6, 2, 3))
+    gamma, beta = gamma.reshape(1, 6, 1, 1), beta.reshape(1, 6, 1, 1)
+    out, _ = unpack(layers.spatial_groupnorm_forward(x, gamma, beta, 3, {}), ("out", "cache"),
+                    "spatial_groupnorm_forward")
+    expect_array("spatial_groupnorm_forward out", out, x.shape)
+    z = ((out - beta) / gamma).reshape(2, 3, 2 * 2 * 3)  # G = 3 groups of 2 contiguous channels
+    expect_normalized("spatial_groupnorm_forward (each example and group of C/G channels)", z, 2,
+                      x.reshape(2, 3, -1).var(axis=2), 1e-5)
+
+
+@check("layers.spatial_groupnorm_backward", "NormalizationFamily.ipynb")
+def check_spatial_groupnorm_backward():
+    layers = _module("layers")
+    x, gamma, beta = _spatial_inputs(26, (2, 4, 2, 2))
+    gamma, beta = gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1)
+    dout = _rng(27).normal(size=x.shape)
+    forward = layers.spatial_groupnorm_forward
+    _, cache = forward(x, gamma, beta, 2, {})
+    dx, dgamma, dbeta = unpack(layers.spatial_groupnorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
+                               "spatial_groupnorm_backward")
+    expect_gradient("spatial_groupnorm_backward dx", dx, lambda v: forward(v, gamma, beta, 2, {})[0], x, dout)
+    expect_gradient("spatial_groupnorm_backward dgamma", dgamma, lambda v: forward(x, v, beta, 2, {})[0],
+                    gamma, dout)
+    expect_gradient("spatial_groupnorm_backward dbeta", dbeta, lambda v: forward(x, gamma, v, 2, {})[0],
+                    beta, dout)
