@@ -623,3 +623,50 @@ def test_release_of_this_repository_round_trips(repo_release):
     restored student edition would pass nbval too: it is the same files."""
     solution, _, out = repo_release
     assert compare_editions(solution, restore_tree(solution, out)) == []
+
+
+def stub_messages(tree):
+    """Every message a stub of the student edition at ``tree`` raises."""
+    messages = set()
+    for path in edition_files(tree):
+        if path.endswith(".py"):
+            sources = [(tree / path).read_text()]
+        elif path.endswith(".ipynb"):
+            sources = [c.source for c in nbformat.read(tree / path, as_version=4).cells if c.cell_type == "code"]
+        else:
+            continue
+        for source in sources:
+            for line in source.splitlines():
+                stripped = line.strip()
+                if stripped.startswith("raise NotImplementedError(") and stripped.endswith(")"):
+                    messages.add(ast.literal_eval(stripped[len("raise NotImplementedError("):-1]))
+    return messages
+
+
+NOTEBOOKS = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_release_of_this_repository_notebook_runs_until_its_first_todo(name, repo_release, monkeypatch):
+    """Each student notebook, executed from the top, stops at its first TODO with that TODO's NotImplementedError
+    and no other error before it (only up to there: the full runs are nbval's job in the solution edition)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    _, _, out = repo_release
+    path = out / "notebooks" / name
+    if not path.exists():
+        pytest.skip(f"{name} is not tracked yet")
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    monkeypatch.setenv("PYTHONPATH", str(out))  # the kernel imports the student package
+    if (REPO / "datasets").is_dir():
+        monkeypatch.setenv("CS231N_BN_DATA", str(REPO / "datasets"))
+    client = NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    with pytest.raises(CellExecutionError) as error:
+        client.execute()
+    assert error.value.ename == "NotImplementedError", f"{name}: {error.value.ename}: {error.value.evalue}"
+    assert error.value.evalue in stub_messages(out), error.value.evalue
