@@ -242,7 +242,10 @@ def write_tree(edition, out, force=False, git=False):
         raise ReleaseError([f"--out {out.name}: the directory is not empty (use --force to replace it)"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the edition is an ordinary folder
         for path, data in edition.files.items():
             target = tmp / path
             target.parent.mkdir(parents=True, exist_ok=True)
