@@ -10,21 +10,18 @@ Batch norm, layer norm, spatial batch norm and group norm all compute
 
 and differ only in `axes`, the axes the statistics are taken over:
 
-    layer            x                    axes           one mean and variance per
-    batch norm       (N, D)               0              feature (over the mini-batch)
-    layer norm       (N, D)               1              sample (over its features)
-    spatial BN       (N, C, H, W)         (0, 2, 3)      channel (over the batch and the image)
-    group norm       (N, G, C/G, H, W)    (2, 3, 4)      sample and group of C/G channels
+    layer            x                          axes         one mean and variance per
+    batch norm       (N, D)                     0            feature (over the mini-batch)
+    layer norm       (N, D)                     1            sample (over its features)
+    spatial BN       (N, C, H, W)               (0, 2, 3)    channel (over the batch and the image)
+    group norm       (N, C, H, W) viewed as     (2, 3, 4)    sample and group of C/G contiguous channels
+                     (N, G, C/G, H, W)
 
 The statistics keep the reduced axes as size-1 axes (keepdims), so they broadcast against x.
 
-The backward pass of x -> x_hat is just as shared. With M values per statistic and
-dx_hat = dL/dx_hat (for the layers above, dx_hat = dout * gamma),
-
-    dx = inv_std * (dx_hat - mean(dx_hat, axes) - x_hat * mean(dx_hat * x_hat, axes))
-
-(derived in BatchNormalization.ipynb for batch norm; nothing in the derivation depends on which axes are reduced;
-NormalizationFamily.ipynb, "One computation over different axes", puts the family side by side).
+The backward pass of x -> x_hat is just as shared: standardize_backward is the closed form derived for batch norm
+in BatchNormalization.ipynb, and nothing in that derivation depends on which axes are reduced.
+NormalizationFamily.ipynb, "One computation over different axes", puts the family side by side.
 """
 
 import numpy as np
@@ -91,11 +88,8 @@ def standardize(x, axis, eps):
 
 def standardize_backward(dx_hat, x_hat, inv_std, axis):
     """
-    Backward pass of standardize() when its statistics are batch statistics (train mode):
-
-        dx = inv_std * (dx_hat - mean(dx_hat, axis) - x_hat * mean(dx_hat * x_hat, axis))
-
-    The two mean terms are the gradient flowing through the mean and through the variance.
+    Backward pass of standardize() when its statistics are batch statistics (train mode), in closed form: dx from
+    dx_hat, x_hat and inv_std alone. The layers call it with dx_hat = dout * gamma.
 
     Inputs:
     - dx_hat: Upstream derivative with respect to x_hat, of x_hat's shape.
@@ -111,7 +105,8 @@ def standardize_backward(dx_hat, x_hat, inv_std, axis):
     m = x_hat.size // inv_std.size  # number of values behind each statistic
     mean_dx_hat = dx_hat.sum(axis=axis, keepdims=True) / m
     mean_dx_hat_x_hat = sum_of_products(dx_hat, x_hat, axis) / m
-    # dx = inv_std * (dx_hat - mean_dx_hat - x_hat * mean_dx_hat_x_hat), evaluated with one allocation
+    # dx = inv_std * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)): the two mean terms are the gradient
+    # through the mean and through the variance. Evaluated in place, with one allocation:
     dx = x_hat * mean_dx_hat_x_hat
     dx += mean_dx_hat
     np.subtract(dx_hat, dx, out=dx)

@@ -222,11 +222,8 @@ def sigmoid_forward(x):
     """
     Forward pass for a layer of logistic sigmoid units: out = 1 / (1 + exp(-x)).
 
-    Numerically stable for any x: with z = exp(-|x|) in (0, 1], which cannot overflow,
-
-        sigmoid(x) = 1 / (1 + z)  for x >= 0,     sigmoid(x) = z / (1 + z)  for x < 0,
-
-    so no overflow warning is raised for large |x|, and tiny outputs keep their relative precision.
+    Numerically stable for any x: no overflow warning for large |x| (exp(-x) overflows for x < -709 in float64,
+    x < -88 in float32), and tiny outputs such as sigmoid(-100) keep their relative precision.
 
     Inputs:
     - x: Floating array of any shape.
@@ -238,7 +235,7 @@ def sigmoid_forward(x):
     x = _floating(x, "x", "sigmoid_forward")
     # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb).
     ### BEGIN SOLUTION
-    z = np.exp(-np.abs(x))
+    z = np.exp(-np.abs(x))  # in (0, 1]: cannot overflow. sigmoid = 1 / (1 + z) for x >= 0, z / (1 + z) for x < 0
     out = np.where(x >= 0, 1.0, z) / (1.0 + z)
     cache = out
     ### END SOLUTION
@@ -347,10 +344,12 @@ def batchnorm_backward(dout, cache):
         (8) gamma_x_hat = gamma * x_hat
         (9) out = gamma_x_hat + beta
 
-    The cache keeps only x_hat and inv_std, so the intermediates are rebuilt first (std = 1 / inv_std,
-    x_centered = x_hat * std); then the steps run from node (9) back to node (1), each multiplying the upstream
-    derivative by the node's local derivative. Where a variable feeds two nodes (x_centered feeds (3) and (7);
-    x feeds (1) and (2)) its gradients add up. batchnorm_backward_alt computes the same gradients in closed form.
+    (batchnorm_forward evaluates this graph through _normalize.standardize, fusing (3)-(4) into one einsum and
+    (5)-(6) into one line.) The cache keeps only x_hat and inv_std, so the intermediates are rebuilt first
+    (std = 1 / inv_std, x_centered = x_hat * std); then the steps run from node (9) back to node (1), each
+    multiplying the upstream derivative by the node's local derivative. Where a variable feeds two nodes
+    (x_centered feeds (3) and (7); x feeds (1) and (2)) its gradients add up. batchnorm_backward_alt computes the
+    same gradients in closed form.
 
     Inputs:
     - dout: Upstream derivative of shape (N, D).
@@ -399,19 +398,19 @@ def batchnorm_backward_alt(dout, cache):
     """
     Backward pass for batch normalization, in closed form.
 
-    Simplifying the staged backward pass on paper (with dbeta = sum_n dout[n] and
-    dgamma = sum_n dout[n] * x_hat[n]) leaves one line:
+    Simplifying the staged backward pass on paper leaves an expression for dx that fits on one line, in terms of
+    dout, x_hat, inv_std, gamma, N and the sums dbeta = sum_n dout[n] and dgamma = sum_n dout[n] * x_hat[n].
+    Only x_hat (N, D) is needed from the forward pass: the cache holds no other (N, D) array, and dx is the only
+    (N, D) array allocated here.
 
-        dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N)
-
-    It is _normalize.standardize_backward(dout * gamma, x_hat, inv_std, axis=0) with gamma, which is constant
-    over the batch axis, pulled out of the means. Only x_hat (N, D) is needed from the forward pass: the cache holds
-    no other (N, D) array, and dx is the only (N, D) array allocated here.
-
-    Inputs / Returns: as batchnorm_backward, which takes the same cache.
+    Inputs:
     - dout: Upstream derivative of shape (N, D).
-    - cache: (x_hat, inv_std, gamma) from batchnorm_forward in train mode.
-    - Returns dx (N, D), dgamma (D,), dbeta (D,).
+    - cache: (x_hat, inv_std, gamma) from batchnorm_forward in train mode, the same cache batchnorm_backward takes.
+
+    Returns a tuple of:
+    - dx: Gradient with respect to x, of shape (N, D).
+    - dgamma: Gradient with respect to gamma, of shape (D,).
+    - dbeta: Gradient with respect to beta, of shape (D,).
     """
     x_hat, inv_std, gamma = cache
     # TODO: implement the closed-form batch norm backward pass (BatchNormalization.ipynb, "The closed form").
@@ -419,7 +418,9 @@ def batchnorm_backward_alt(dout, cache):
     N = x_hat.shape[0]
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, x_hat)  # sum over n of dout * x_hat, without an (N, D) temporary
-    # dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N), evaluated in place in dx:
+    # The closed form: dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N), evaluated in place in dx.
+    # (It is _normalize.standardize_backward(dout * gamma, x_hat, inv_std, axis=0) with gamma, constant over the
+    # batch axis, pulled out of the means.)
     dx = x_hat * (dgamma / N)
     dx += dbeta / N
     np.subtract(dout, dx, out=dx)
