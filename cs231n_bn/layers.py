@@ -230,7 +230,7 @@ def sigmoid_forward(x):
 
     Returns a tuple of:
     - out: Output in [0, 1], of x's shape and dtype.
-    - cache: out (the derivative is out * (1 - out)).
+    - cache: out (the derivative can be written in terms of the output alone).
     """
     x = _floating(x, "x", "sigmoid_forward")
     # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb).
@@ -244,7 +244,7 @@ def sigmoid_forward(x):
 
 def sigmoid_backward(dout, cache):
     """
-    Backward pass for a layer of logistic sigmoid units: dx = dout * out * (1 - out).
+    Backward pass for a layer of logistic sigmoid units, from the cached output alone.
 
     Inputs:
     - dout: Upstream derivative, of any shape.
@@ -698,7 +698,7 @@ def dropout_backward(dout, cache):
     - cache: (mode, mask) from dropout_forward.
 
     Returns:
-    - dx: Gradient with respect to x: dout * mask at train time, dout at test time.
+    - dx: Gradient with respect to x, of dout's shape.
     """
     mode, mask = cache
     # TODO: implement the dropout backward pass (Dropout.ipynb).
@@ -779,7 +779,7 @@ def softmax_loss(x, y):
 
     Returns a tuple of:
     - loss: Scalar giving the loss.
-    - dx: Gradient of the loss with respect to x, of shape (N, C): (softmax(x) - onehot(y)) / N.
+    - dx: Gradient of the loss with respect to x, of shape (N, C).
     """
     x, y = _scores_and_labels(x, y, "softmax_loss")
     # TODO: implement the softmax loss and its gradient, numerically stable (FullyConnectedNets.ipynb).
