@@ -321,8 +321,11 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var += (1 - momentum) * var.ravel()
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        x_hat = (x - running_mean) * inv_std
-    out = gamma * x_hat + beta
+        x_hat = x - running_mean
+        x_hat *= inv_std
+    # In place where possible: every (N, D) temporary costs a fresh allocation and a pass over memory.
+    out = gamma * x_hat
+    out += beta
     cache = (x_hat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -464,7 +467,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
     # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, "Layer normalization").
     ### BEGIN SOLUTION
     x_hat, _, _, inv_std = standardize(x, axis=1, eps=eps)  # statistics over each sample's features
-    out = gamma * x_hat + beta
+    out = gamma * x_hat
+    out += beta
     cache = (x_hat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -531,8 +535,10 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
         running_var += (1 - momentum) * var.ravel()
     else:
         inv_std = 1.0 / np.sqrt(running_var.reshape(per_channel) + eps)
-        x_hat = (x - running_mean.reshape(per_channel)) * inv_std
-    out = np.reshape(gamma, per_channel) * x_hat + np.reshape(beta, per_channel)
+        x_hat = x - running_mean.reshape(per_channel)
+        x_hat *= inv_std
+    out = np.reshape(gamma, per_channel) * x_hat
+    out += np.reshape(beta, per_channel)
     cache = (x_hat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -604,7 +610,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     x_groups = x.reshape(N, G, C // G, H, W)  # groups are contiguous blocks of channels
     x_hat, _, _, inv_std = standardize(x_groups, axis=(2, 3, 4), eps=eps)
     x_hat = x_hat.reshape(N, C, H, W)
-    out = np.reshape(gamma, per_channel) * x_hat + np.reshape(beta, per_channel)
+    out = np.reshape(gamma, per_channel) * x_hat
+    out += np.reshape(beta, per_channel)
     cache = (x_hat, inv_std, gamma, G)
     ### END SOLUTION
     return out, cache
