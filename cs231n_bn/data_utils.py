@@ -155,7 +155,8 @@ def get_data(name, num_training=None, num_validation=None, num_test=None, subtra
             data[f"X_{split}"] -= mean_image
     if flatten:
         for split in ("train", "val", "test"):
-            data[f"X_{split}"] = data[f"X_{split}"].reshape(len(data[f"X_{split}"]), -1)
+            X = data[f"X_{split}"]
+            data[f"X_{split}"] = X.reshape(X.shape[0], -1 if X.shape[0] else int(np.prod(X.shape[1:])))
     return {key: data[key] for key in ("X_train", "y_train", "X_val", "y_val", "X_test", "y_test")}
 
 

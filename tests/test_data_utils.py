@@ -65,6 +65,13 @@ def test_flatten_and_dtype(tiny_mnist):
     assert data["X_test"].dtype == np.float64
 
 
+def test_empty_splits_flatten_to_zero_rows(tiny_mnist):
+    root, _ = tiny_mnist
+    data = get_data("mnist", num_training=30, num_validation=0, num_test=0, flatten=True, root=root)
+    assert data["X_val"].shape == (0, 784) and data["X_test"].shape == (0, 784)
+    assert data["y_test"].shape == (0,)
+
+
 def test_seed_draws_a_reproducible_subset_disjoint_from_validation(tiny_mnist):
     root, (X_all, _, _, _) = tiny_mnist
     kwargs = dict(num_training=20, num_validation=10, num_test=5, subtract_mean=False, flatten=True, root=root)
