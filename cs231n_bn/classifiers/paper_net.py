@@ -1,0 +1,144 @@
+"""The MNIST network of Ioffe & Szegedy (2015), Section 4.1: three sigmoid layers, with or without batch norm."""
+
+import numpy as np
+
+from cs231n_bn.layers import (
+    affine_backward,
+    affine_forward,
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    sigmoid_backward,
+    sigmoid_forward,
+    softmax_loss,
+)
+
+NORMALIZATIONS = (None, "batchnorm")
+DTYPES = (np.float32, np.float64)
+
+
+class PaperNet:
+    """
+    The network of Ioffe & Szegedy 2015, Section 4.1 ("Activations over time"): a 28x28 input, three fully
+    connected hidden layers of 100 sigmoid units each, and a 10-way softmax:
+
+        {affine - [batchnorm] - sigmoid} x 3 - affine - softmax
+
+    With normalization='batchnorm', each hidden layer normalizes the input of its sigmoids ("BN before each
+    nonlinearity", as in the paper). The Solver trains it like FullyConnectedNet: same loss(X, y=None) interface,
+    same parameter names (W1, b1, ..., W4, b4, gamma1, beta1, ..., gamma3, beta3) and bn_params.
+
+    Named activations (see cs231n_bn.monitors): set self.activations to a dict and the next forward pass stores
+    'affine{i}', 'norm{i}' (with batch norm), 'preact{i}' (the sigmoids' input: what the paper's Figure 1(b, c)
+    plots for the last hidden layer, 'preact3'), 'sigmoid{i}' for i = 1, 2, 3, and 'scores' in it.
+    """
+
+    def __init__(self, normalization=None, input_dim=28 * 28, hidden_dims=(100, 100, 100), num_classes=10,
+                 weight_scale=1e-1, reg=0.0, dtype=np.float32, seed=None):
+        """
+        Inputs:
+        - normalization: None (the paper's baseline) or 'batchnorm'.
+        - input_dim: Size of a flattened input image (784 for 28x28).
+        - hidden_dims: Sizes of the hidden layers ((100, 100, 100) in the paper).
+        - num_classes: Number of classes (10).
+        - weight_scale: Standard deviation of the initial weights ("small random Gaussian values" in the paper).
+        - reg: L2 regularization strength on the weights only (the paper uses none).
+        - dtype: float32 (fast, the default) or float64 (for gradient checks).
+        - seed: If not None, the weights are drawn from np.random.default_rng(seed), W1 first, each as a
+          standard_normal((fan_in, fan_out)) draw in float64 times weight_scale, cast to dtype; if None from
+          np.random.randn. Biases and betas start at zero, gammas at one.
+        """
+        hidden_dims = list(hidden_dims)
+        for h in [input_dim, num_classes, *hidden_dims]:
+            if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
+                raise ValueError(f"layer sizes must be positive integers, got {h!r}")
+        if normalization not in NORMALIZATIONS:
+            raise ValueError(f"Unknown normalization {normalization!r}; allowed: None, 'batchnorm'")
+        if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
+            raise ValueError(f"Unsupported dtype {dtype!r}; allowed: float32, float64")
+        if not reg >= 0:
+            raise ValueError(f"reg must be >= 0, got {reg!r}")
+        self.normalization = normalization
+        self.reg = reg
+        self.dtype = np.dtype(dtype).type
+        self.num_layers = 1 + len(hidden_dims)
+
+        self.params = {}
+        rng = None if seed is None else np.random.default_rng(seed)
+        dims = [input_dim, *hidden_dims, num_classes]
+        for i in range(1, self.num_layers + 1):
+            shape = (dims[i - 1], dims[i])
+            draw = np.random.randn(*shape) if rng is None else rng.standard_normal(shape)
+            self.params[f"W{i}"] = (weight_scale * draw).astype(self.dtype)
+            self.params[f"b{i}"] = np.zeros(dims[i], dtype=self.dtype)
+            if normalization is not None and i < self.num_layers:
+                self.params[f"gamma{i}"] = np.ones(dims[i], dtype=self.dtype)
+                self.params[f"beta{i}"] = np.zeros(dims[i], dtype=self.dtype)
+        self.bn_params = [{"mode": "train"} for _ in hidden_dims] if normalization else []
+
+        self.activations = None
+        names = []
+        for i in range(1, self.num_layers):
+            names += [f"affine{i}"] + ([f"norm{i}"] if normalization else []) + [f"preact{i}", f"sigmoid{i}"]
+        self.activation_names = tuple(names + ["scores"])
+
+    def loss(self, X, y=None):
+        """
+        Compute the loss and its gradients, or the class scores.
+
+        Inputs:
+        - X: Array of shape (N, 28, 28), (N, 1, 28, 28) or (N, 784) (anything that flattens to input_dim).
+        - y: Array of integer labels of shape (N,), or None.
+
+        Returns:
+        - If y is None: scores, an array of shape (N, C), computed in test mode (running statistics).
+        - Else: (loss, grads), the softmax loss plus 0.5 * reg * sum(W**2) over the weights, and a dict of
+          gradients with the keys, shapes and dtype of self.params.
+        """
+        X = X.astype(self.dtype, copy=False)
+        mode = "test" if y is None else "train"
+        bn = self.normalization is not None
+        for bn_param in self.bn_params:
+            bn_param["mode"] = mode
+        acts, params, L = self.activations, self.params, self.num_layers
+
+        caches = []
+        h = X
+        for i in range(1, L):
+            a, affine_cache = affine_forward(h, params[f"W{i}"], params[f"b{i}"])
+            if acts is not None:
+                acts[f"affine{i}"] = a
+            bn_cache = None
+            if bn:
+                a, bn_cache = batchnorm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], self.bn_params[i - 1])
+                if acts is not None:
+                    acts[f"norm{i}"] = a
+            h, sigmoid_cache = sigmoid_forward(a)
+            if acts is not None:
+                acts[f"preact{i}"], acts[f"sigmoid{i}"] = a, h
+            caches.append((affine_cache, bn_cache, sigmoid_cache))
+        scores, last_cache = affine_forward(h, params[f"W{L}"], params[f"b{L}"])
+        if acts is not None:
+            acts["scores"] = scores
+        if y is None:
+            return scores
+
+        grads = {}
+        loss, dscores = softmax_loss(scores, y)
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
+        for i in range(L - 1, 0, -1):
+            affine_cache, bn_cache, sigmoid_cache = caches[i - 1]
+            da = sigmoid_backward(dh, sigmoid_cache)
+            if bn:
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(da, bn_cache)
+            if i > 1:
+                dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, affine_cache)
+            else:  # affine_backward without dx: the gradient with respect to the images is never used
+                grads["W1"] = X.reshape(X.shape[0], -1).T @ da
+                grads["b1"] = da.sum(axis=0)
+
+        if self.reg:
+            for i in range(1, L + 1):
+                W = params[f"W{i}"]
+                loss += 0.5 * self.reg * float(np.sum(W * W))
+                grads[f"W{i}"] += self.reg * W
+        return loss, grads
