@@ -296,3 +296,48 @@ def test_callbacks_run_at_start_and_after_every_iteration():
                           callbacks=[lambda s: seen.append((s.iteration, len(s.loss_history)))])
     solver.train()
     assert seen == [(i, i) for i in range(11)]
+
+
+# --- with FullyConnectedNet ----------------------------------------------------------------------------------
+
+def small_data(N_train=50, D=12, C=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"X_train": rng.standard_normal((N_train, D)), "y_train": rng.integers(C, size=N_train),
+            "X_val": rng.standard_normal((20, D)), "y_val": rng.integers(C, size=20)}
+
+
+def test_small_net_overfits_50_examples():
+    from cs231n_bn.classifiers.fc_net import FullyConnectedNet
+
+    data = small_data()  # random labels: only memorization reaches 100 %
+    data["X_val"], data["y_val"] = data["X_train"], data["y_train"]  # so that the best parameters are the last
+    model = FullyConnectedNet([50, 50], input_dim=12, num_classes=5, weight_scale=0.1, seed=0)
+    solver = quiet_solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=25,
+                          num_epochs=60, seed=0)
+    solver.train()
+    assert solver.train_acc_history[-1] == 1.0
+    assert solver.check_accuracy(data["X_train"], data["y_train"]) == 1.0
+
+
+def test_resume_with_batchnorm_and_unseeded_dropout_is_bitwise_equal(tmp_path):
+    from cs231n_bn.classifiers.fc_net import FullyConnectedNet
+
+    data = small_data(N_train=80)
+
+    def make():
+        return FullyConnectedNet([16, 16], input_dim=12, num_classes=5, normalization="batchnorm",
+                                 dropout_keep_ratio=0.7, weight_scale=0.1, dtype=np.float64, seed=0)
+
+    kwargs = dict(update_rule="rmsprop", optim_config={"learning_rate": 1e-3}, batch_size=20, num_epochs=3, seed=1)
+    np.random.seed(5)  # unseeded dropout draws its masks from the global generator
+    full = quiet_solver(make(), data, checkpoint_name=str(tmp_path / "fc"), **kwargs)
+    full.train()
+    running_var = full.model.bn_params[1]["running_var"].copy()
+
+    np.random.seed(123)  # the checkpoint must restore the global generator too
+    resumed = quiet_solver(make(), data, **kwargs)
+    resumed.load_checkpoint(tmp_path / "fc_epoch_1.npz")
+    resumed.train()
+    assert resumed.loss_history == full.loss_history
+    assert resumed.val_acc_history == full.val_acc_history
+    np.testing.assert_array_equal(resumed.model.bn_params[1]["running_var"], running_var)

@@ -1,0 +1,125 @@
+"""Named activations and the recorder callbacks (cs231n_bn.monitors) with the Solver."""
+
+import numpy as np
+import pytest
+
+from cs231n_bn.classifiers.fc_net import FullyConnectedNet
+from cs231n_bn.classifiers.paper_net import PaperNet
+from cs231n_bn.monitors import AccuracyRecorder, ActivationRecorder, forward_activations
+from cs231n_bn.solver import Solver
+
+
+def data(N=120, D=20, C=4, seed=0):
+    rng = np.random.default_rng(seed)
+    return {"X_train": rng.standard_normal((N, D)), "y_train": rng.integers(C, size=N),
+            "X_val": rng.standard_normal((30, D)), "y_val": rng.integers(C, size=30)}
+
+
+def paper_net(normalization):
+    return PaperNet(normalization, input_dim=20, hidden_dims=(8, 8, 8), num_classes=4, weight_scale=0.5, seed=0)
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm"])
+def test_forward_activations_exposes_named_intermediates(normalization):
+    model = paper_net(normalization)
+    X = data()["X_val"]
+    acts = forward_activations(model, X)
+    assert tuple(acts) == model.activation_names
+    assert model.activations is None  # switched off again
+    for i in (1, 2, 3):
+        # preact is the input of the sigmoid; the sigmoid's output follows from it.
+        with np.errstate(over="ignore"):
+            expected = 1 / (1 + np.exp(-acts[f"preact{i}"].astype(np.float64)))
+        np.testing.assert_allclose(acts[f"sigmoid{i}"], expected, rtol=1e-5, atol=1e-7)
+        source = f"norm{i}" if normalization else f"affine{i}"
+        assert acts[f"preact{i}"] is acts[source]
+    np.testing.assert_array_equal(acts["scores"], model.loss(X))
+
+
+def test_forward_activations_of_fc_net_and_unknown_name():
+    model = FullyConnectedNet([6, 5], input_dim=20, num_classes=4, normalization="layernorm", seed=0)
+    acts = forward_activations(model, data()["X_val"], ["relu2", "norm1"])
+    assert list(acts) == ["relu2", "norm1"] and acts["relu2"].shape == (30, 5)
+    assert np.all(acts["relu2"] >= 0)
+    with pytest.raises(ValueError, match="'sigmoid1'.*available: affine1"):
+        forward_activations(model, data()["X_val"], ["sigmoid1"])
+    with pytest.raises(TypeError, match="does not expose activations"):
+        forward_activations(object(), data()["X_val"])
+
+
+def test_activation_recorder_records_percentiles_every_k_steps():
+    d = data()
+    model = paper_net("batchnorm")
+    probe = d["X_val"][:25]
+    checked = []
+
+    def snapshot(solver):  # runs just before the recorder, on every call
+        snapshot.state = [p["running_mean"].copy() for p in solver.model.bn_params if "running_mean" in p]
+
+    recorder = ActivationRecorder("preact3", probe, every=4, unit=2)
+
+    def check(solver):  # runs just after the recorder: same value recomputed, state untouched
+        if solver.iteration % 4 == 0:
+            column = forward_activations(solver.model, probe, ["preact3"])["preact3"][:, 2].astype(np.float64)
+            np.testing.assert_allclose(recorder.values[-1], np.percentile(column, [15, 50, 85]), rtol=1e-12)
+            after = [p["running_mean"] for p in solver.model.bn_params if "running_mean" in p]
+            assert all(np.array_equal(a, b) for a, b in zip(snapshot.state, after))
+            checked.append(solver.iteration)
+
+    pooled = ActivationRecorder("preact3", probe, every=6, percentiles=(50,), mode="train")
+    accuracy = AccuracyRecorder(d["X_val"], d["y_val"], every=6)
+    solver = Solver(model, d, update_rule="sgd", optim_config={"learning_rate": 0.5}, batch_size=20,
+                    num_epochs=2, verbose=False, seed=0, callbacks=[snapshot, recorder, check, pooled, accuracy])
+    solver.train()  # 2 epochs of 6 iterations
+    steps, values = recorder.history()
+    np.testing.assert_array_equal(steps, [0, 4, 8, 12])
+    assert checked == [0, 4, 8, 12]
+    assert values.shape == (4, 3) and np.all(values[:, 0] <= values[:, 1]) and np.all(values[:, 1] <= values[:, 2])
+    assert not np.allclose(values[1], values[-1])  # training moved the distribution
+    assert pooled.steps == [0, 6, 12] and pooled.history()[1].shape == (3, 1)
+    assert accuracy.steps == [0, 6, 12] and len(accuracy.accuracies) == 3
+    assert accuracy.accuracies[-1] == solver.val_acc_history[-1]  # same data, same parameters, same iteration
+
+
+def test_recorder_summarize_matches_numpy_and_records_without_side_effects():
+    d = data()
+    model = paper_net("batchnorm")
+    model.loss(d["X_train"][:40], d["y_train"][:40])  # some running statistics
+    state = [{k: np.copy(v) for k, v in p.items()} for p in model.bn_params]
+    recorder = ActivationRecorder("preact3", d["X_val"], unit=1, percentiles=(15, 50, 85))
+    got = recorder.summarize(model)
+    column = forward_activations(model, d["X_val"], ["preact3"])["preact3"][:, 1]
+    np.testing.assert_allclose(got, np.percentile(column, [15, 50, 85]))
+    for before, after in zip(state, model.bn_params):
+        for k in ("running_mean", "running_var"):
+            np.testing.assert_array_equal(before[k], after[k])
+
+
+def test_recorder_arguments_are_checked():
+    with pytest.raises(ValueError, match="every"):
+        ActivationRecorder("preact1", np.zeros((2, 20)), every=0)
+    with pytest.raises(ValueError, match="percentiles"):
+        ActivationRecorder("preact1", np.zeros((2, 20)), percentiles=(15, 150))
+    recorder = ActivationRecorder("preact1", np.zeros((2, 20)), unit=8)
+    with pytest.raises(ValueError, match="unit 8 is out of range"):
+        recorder.summarize(paper_net(None))
+
+
+def test_train_mode_probe_uses_batch_statistics_and_restores_state():
+    d = data()
+    model = paper_net("batchnorm")
+    fresh = forward_activations(model, d["X_val"], ["norm1"], mode="train")["norm1"]
+    assert all("running_mean" not in p for p in model.bn_params)  # created by the probe, then removed again
+    model.loss(d["X_train"][:40], d["y_train"][:40])
+    state = [p["running_var"].copy() for p in model.bn_params]
+    np.random.seed(0)
+    global_before = np.random.get_state()[1].copy()
+    acts = forward_activations(model, d["X_val"], ["norm1", "preact3"], mode="train")
+    # gamma = 1 and beta = 0: normalized with the probe batch's own statistics
+    np.testing.assert_allclose(acts["norm1"].mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(acts["norm1"].std(axis=0), 1, atol=1e-3)
+    np.testing.assert_array_equal(acts["norm1"], fresh)
+    assert all(np.array_equal(a, p["running_var"]) for a, p in zip(state, model.bn_params))
+    np.testing.assert_array_equal(np.random.get_state()[1], global_before)
+    with pytest.raises(ValueError, match="'eval'.*'test', 'train'"):
+        forward_activations(model, d["X_val"], mode="eval")
