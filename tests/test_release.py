@@ -573,26 +573,27 @@ def test_release_of_this_repository_has_no_leaks(repo_release):
 
 
 def test_release_of_this_repository_stubs_every_region_with_its_message(repo_release):
-    _, _, out = repo_release
+    solution, edition, out = repo_release
     stubs = 0
     for path in edition_files(out):
         if not path.endswith(".py"):
             continue
         text = (out / path).read_text()
         assert not any(markers.marker_kind(line) for line in text.splitlines()), path
-        tree = ast.parse(text)  # the student edition compiles
-        lines = text.splitlines()
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and \
-                    getattr(node.exc.func, "id", "") == "NotImplementedError" and node.exc.args:
-                message = node.exc.args[0].value
-                todo = lines[node.lineno - 2].strip()
-                assert todo.startswith("# TODO:"), f"{path}:{node.lineno}"
-                function, _, what = message.partition(": ")
-                assert todo == f"# TODO: {what}", f"{path}:{node.lineno}"
-                assert function and ".ipynb" in what, f"{path}:{node.lineno}: {message}"
-                stubs += 1
-    assert stubs >= 20
+        ast.parse(text)  # the student edition compiles
+        regions = find_regions((solution / path).read_text(), path)
+        position = 0
+        for region in regions:
+            # The TODO line, then the stub at the same indentation, naming the function and the notebook.
+            pair = f"{region.indent}# TODO: {region.todo_text}\n{region.stub()}"
+            assert region.function and ".ipynb" in region.todo_text, f"{path}:{region.begin + 1}"
+            assert region.stub().strip() == \
+                f"raise NotImplementedError({region.function + ': ' + region.todo_text!r})"
+            found = text.find(pair, position)
+            assert found >= 0, f"{path}:{region.begin + 1}: no stub for {region.function}"
+            position = found + len(pair)
+            stubs += 1
+    assert stubs == edition.py_stubs >= 20
 
 
 def test_release_of_this_repository_imports(repo_release):

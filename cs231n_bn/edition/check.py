@@ -6,6 +6,7 @@ The exit code is 1 if anything failed (with --strict, also if anything is not im
 """
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -90,14 +91,18 @@ def main(argv=None):
         return 0
     start = time.perf_counter()
     counts = {PASSED: 0, TODO: 0, FAILED: 0}
-    for entry in entries:
-        outcome = run_check(entry)
-        counts[outcome.status] += 1
-        print(outcome.line(width), flush=True)
-        if args.verbose and outcome.status == FAILED:
-            print("    " + outcome.details.rstrip().replace("\n", "\n    "))
-    print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[TODO]} not yet implemented "
-          f"({time.perf_counter() - start:.1f} s)")
+    try:
+        for entry in entries:
+            outcome = run_check(entry)
+            counts[outcome.status] += 1
+            print(outcome.line(width), flush=True)
+            if args.verbose and outcome.status == FAILED:
+                print("    " + outcome.details.rstrip().replace("\n", "\n    "))
+        print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[TODO]} not yet implemented "
+              f"({time.perf_counter() - start:.1f} s)", flush=True)
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     if counts[FAILED] or (args.strict and counts[TODO]):
         return 1
     return 0
