@@ -1,7 +1,8 @@
-"""Figures and small experiment helpers for FullyConnectedNets.ipynb and Dropout.ipynb.
+"""Figures and small experiment functions for FullyConnectedNets.ipynb and Dropout.ipynb.
 
-Nothing here is student work: the helpers only draw what the notebooks compute, so that the notebooks keep to
-the ideas (the chain rule, the update rules, dropout) and not to matplotlib bookkeeping.
+Nothing here is student work. The figures (a computational graph with its values and gradients, training curves)
+and the batch norm statistics re-estimation of Dropout.ipynb, section 5.3, live here so that the notebooks keep to
+the ideas (the chain rule, the update rules, dropout) and not to matplotlib or bookkeeping code.
 """
 
 import numpy as np
