@@ -186,7 +186,8 @@ class Solver:
     def _step(self):
         """One gradient update on a random mini-batch (drawn with replacement, as in cs231n). Returns the loss."""
         batch_mask = self._rng.integers(self.X_train.shape[0], size=self.batch_size)
-        loss, grads = self.model.loss(self.X_train[batch_mask], self.y_train[batch_mask])
+        # take() is X_train[batch_mask] without fancy indexing's general-case overhead (copies 1 mini-batch).
+        loss, grads = self.model.loss(self.X_train.take(batch_mask, axis=0), self.y_train.take(batch_mask))
         loss = float(loss)
         if not math.isfinite(loss):
             config = next(iter(self.optim_configs.values()), {})
