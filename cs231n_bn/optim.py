@@ -80,7 +80,7 @@ def sgd_momentum(w, dw, config=None):
         v = np.zeros_like(w)
 
     next_w = None
-    # TODO: implement the momentum update; store the new velocity in config["velocity"] (FullyConnectedNets.ipynb, "SGD+Momentum").
+    # TODO: implement the momentum update; store the new velocity in config["velocity"] (FullyConnectedNets.ipynb, section 10.1 "SGD+Momentum").
     ### BEGIN SOLUTION
     v *= config["momentum"]  # v <- momentum * v - learning_rate * dw, in place: no new arrays per step
     v -= config["learning_rate"] * dw
@@ -111,7 +111,7 @@ def rmsprop(w, dw, config=None):
         cache = np.zeros_like(w)
 
     next_w = None
-    # TODO: implement the RMSProp update; store the new cache in config["cache"] (FullyConnectedNets.ipynb, "RMSProp and Adam").
+    # TODO: implement the RMSProp update; store the new cache in config["cache"] (FullyConnectedNets.ipynb, section 10.2 "RMSProp and Adam").
     ### BEGIN SOLUTION
     decay_rate = config["decay_rate"]
     cache *= decay_rate  # cache <- decay_rate * cache + (1 - decay_rate) * dw**2
@@ -156,7 +156,7 @@ def adam(w, dw, config=None):
         v = np.zeros_like(w)
 
     next_w = None
-    # TODO: implement the Adam update with bias correction; store m, v and t back in config (FullyConnectedNets.ipynb, "RMSProp and Adam").
+    # TODO: implement the Adam update with bias correction; store m, v and t back in config (FullyConnectedNets.ipynb, section 10.2 "RMSProp and Adam").
     ### BEGIN SOLUTION
     beta1, beta2 = config["beta1"], config["beta2"]
     t = config["t"] + 1

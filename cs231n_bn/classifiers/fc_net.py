@@ -162,7 +162,7 @@ class FullyConnectedNet:
             if acts is not None:
                 acts[f"affine{i}"] = a
             if self.normalization is not None:
-                # TODO: normalize a with batchnorm_forward or layernorm_forward (gamma{i}, beta{i}, self.bn_params[i - 1]); keep the cache in cache["norm"] (BatchNormalization.ipynb, "Fully connected nets with batch normalization").
+                # TODO: normalize a with batchnorm_forward or layernorm_forward (gamma{i}, beta{i}, self.bn_params[i - 1]); keep the cache in cache["norm"] (BatchNormalization.ipynb, section 6 "Fully connected nets with batch normalization").
                 ### BEGIN SOLUTION
                 norm_forward = batchnorm_forward if self.normalization == "batchnorm" else layernorm_forward
                 a, cache["norm"] = norm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], self.bn_params[i - 1])
@@ -173,7 +173,7 @@ class FullyConnectedNet:
             if acts is not None:
                 acts[f"preact{i}"], acts[f"relu{i}"] = a, h
             if self.use_dropout:
-                # TODO: apply dropout_forward to h with self.dropout_param; keep the cache in cache["dropout"] (Dropout.ipynb, "Fully connected nets with dropout").
+                # TODO: apply dropout_forward to h with self.dropout_param; keep the cache in cache["dropout"] (Dropout.ipynb, section 3 "Fully connected nets with dropout").
                 ### BEGIN SOLUTION
                 h, cache["dropout"] = dropout_forward(h, self.dropout_param)
                 ### END SOLUTION
@@ -194,13 +194,13 @@ class FullyConnectedNet:
         for i in range(L - 1, 0, -1):
             cache = caches[i - 1]
             if self.use_dropout:
-                # TODO: backpropagate dh through the dropout layer (Dropout.ipynb, "Fully connected nets with dropout").
+                # TODO: backpropagate dh through the dropout layer (Dropout.ipynb, section 3 "Fully connected nets with dropout").
                 ### BEGIN SOLUTION
                 dh = dropout_backward(dh, cache["dropout"])
                 ### END SOLUTION
             da = relu_backward(dh, cache["relu"])
             if self.normalization is not None:
-                # TODO: backpropagate da through the normalization layer into da, grads[f"gamma{i}"] and grads[f"beta{i}"] (BatchNormalization.ipynb, "Fully connected nets with batch normalization").
+                # TODO: backpropagate da through the normalization layer into da, grads[f"gamma{i}"] and grads[f"beta{i}"] (BatchNormalization.ipynb, section 6 "Fully connected nets with batch normalization").
                 ### BEGIN SOLUTION
                 norm_backward = batchnorm_backward_alt if self.normalization == "batchnorm" else layernorm_backward
                 da, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_backward(da, cache["norm"])
