@@ -13,11 +13,12 @@ Inputs are validated before any work: a bad mode, shape, dtype or hyperparameter
 naming the bad value and what is allowed. NaN inputs are not errors: they propagate to the outputs.
 """
 
+import math
 import numbers
 
 import numpy as np
 
-from ._normalize import standardize, standardize_backward
+from ._normalize import row_buffers, standardize, standardize_backward
 
 _MODES = ("train", "test")
 _BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
@@ -32,7 +33,7 @@ _DROPOUT_PARAM_KEYS = ("p", "mode", "seed")
 def _floating(x, name, fn):
     """x as an ndarray; TypeError unless its dtype is floating point."""
     x = np.asarray(x)
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":  # the floating kinds; cheaper than np.issubdtype, which matters for small batches
         raise TypeError(f"{fn}: {name} must be a floating-point array (float16/32/64), got dtype {x.dtype}")
     return x
 
@@ -83,7 +84,7 @@ def _eps(param, where, fn):
         raise TypeError(f"{fn}: {where} must be a dict, got {type(param).__name__}")
     eps = param.get("eps", 1e-5)
     _check_real(f"{where}['eps']", eps, 0, float("inf"), fn)
-    if not np.isfinite(eps):
+    if not math.isfinite(eps):
         raise ValueError(f"{fn}: {where}['eps'] must be a finite number >= 0, got {eps!r}")
     return eps
 
@@ -115,7 +116,7 @@ def _bn_setup(bn_param, num_features, dtype, values_per_feature, fn):
         value = bn_param.get(key)
         if value is None:
             value = bn_param[key] = np.zeros(num_features, dtype=dtype)
-        elif not isinstance(value, np.ndarray) or not np.issubdtype(value.dtype, np.floating):
+        elif not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             raise TypeError(f"{fn}: bn_param[{key!r}] must be a floating-point numpy array, got {value!r}")
         elif value.shape != (num_features,):
             raise ValueError(f"{fn}: bn_param[{key!r}] has shape {value.shape}, expected ({num_features},)")
@@ -321,11 +322,13 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var += (1 - momentum) * var.ravel()
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        x_hat = x - running_mean
-        x_hat *= inv_std
+        with row_buffers(x):  # per-feature vectors broadcast over the rows: see _normalize.row_buffers
+            x_hat = x - running_mean
+            x_hat *= inv_std
     # In place where possible: every (N, D) temporary costs a fresh allocation and a pass over memory.
-    out = gamma * x_hat
-    out += beta
+    with row_buffers(x):
+        out = gamma * x_hat
+        out += beta
     cache = (x_hat, inv_std, gamma)
     ### END SOLUTION
     return out, cache
@@ -421,13 +424,14 @@ def batchnorm_backward_alt(dout, cache):
     N = x_hat.shape[0]
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, x_hat)  # sum over n of dout * x_hat, without an (N, D) temporary
-    # The closed form: dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N), evaluated in place in dx.
-    # (It is _normalize.standardize_backward(dout * gamma, x_hat, inv_std, axis=0) with gamma, constant over the
-    # batch axis, pulled out of the means.)
-    dx = x_hat * (dgamma / N)
-    dx += dbeta / N
-    np.subtract(dout, dx, out=dx)
-    dx *= gamma * inv_std
+    # The closed form: dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N), evaluated in place in dx:
+    # four passes over (N, D) arrays and one allocation. (It is _normalize.standardize_backward(dout * gamma,
+    # x_hat, inv_std, axis=0) with gamma, constant over the batch axis, pulled out of the means.)
+    with row_buffers(x_hat):  # per-feature vectors broadcast over the rows: see _normalize.row_buffers
+        dx = x_hat * (dgamma / N)
+        dx += dbeta / N
+        np.subtract(dout, dx, out=dx)
+        dx *= gamma * inv_std
     ### END SOLUTION
     return dx, dgamma, dbeta
 
