@@ -2,8 +2,10 @@
 
 Gradient checks run in float64 against centred differences (h = 1e-5). rel_error is the largest elementwise
 |a - n| / max(1e-8, |a| + |n|), so entries whose true gradient is tiny carry the numerical noise of the loss
-(about 1e-16 * loss / h ~ 1e-11 absolute): correct code measures up to ~2e-5 here, and the tolerance is 1e-4.
-A missing term (regularization, dropout mask, a normalization path) gives errors of order 1.
+(about 1e-16 * loss / h ~ 1e-11 absolute). Measured maxima: FullyConnectedNet <= 3.2e-7 over all 12
+configurations; PaperNet 7.6e-6 without batch norm (W1: the gradient shrinks through three sigmoids) and 5.4e-8
+with it. Tolerances: 1e-5 and 1e-4. A missing term (regularization, dropout mask, a normalization path) gives
+errors of order 1.
 """
 
 import itertools
@@ -16,7 +18,8 @@ from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.classifiers.paper_net import PaperNet
 from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
-NET_TOL = 1e-4
+FC_TOL = 1e-5
+PAPER_TOL = 1e-4
 
 
 def check_whole_net(model, X, y):
@@ -53,7 +56,7 @@ def test_fully_connected_net_whole_net_gradient_check(normalization, keep, reg):
     loss, errors, pre_bn = check_whole_net(model, X, y)
     assert np.isfinite(loss)
     worst = max(errors, key=errors.get)
-    assert errors[worst] < NET_TOL, (worst, errors)
+    assert errors[worst] < FC_TOL, (worst, errors)
     for name, (analytic, numerical) in pre_bn.items():
         assert analytic < 1e-12 and numerical < 1e-8, name
 
@@ -68,7 +71,7 @@ def test_paper_net_whole_net_gradient_check(normalization):
                      dtype=np.float64, seed=1)
     _, errors, pre_bn = check_whole_net(model, X, y)
     worst = max(errors, key=errors.get)
-    assert errors[worst] < NET_TOL, (worst, errors)
+    assert errors[worst] < PAPER_TOL, (worst, errors)
     for name, (analytic, numerical) in pre_bn.items():
         assert analytic < 1e-12 and numerical < 1e-8, name
 
