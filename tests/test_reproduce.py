@@ -261,6 +261,9 @@ def test_csv_and_figures_round_trip(tmp_path):
     assert [int(r["step"]) for r in rows] == [2500, 5000, 7500]
     assert float(rows[2]["test_acc_batchnorm"]) == 0.86
     assert float(rows[2]["p85_baseline"]) == 5.0 and float(rows[2]["p15_baseline"]) == 1.0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not the private mode of a temp file
     paths = figure1.save_figures(result, tmp_path / "figs")
     assert [os.path.basename(p) for p in paths] == ["figure1.png", "figure1a.png", "figure1b.png", "figure1c.png"]
     fig = figure1.plot(result)

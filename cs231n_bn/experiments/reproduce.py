@@ -8,8 +8,8 @@ code as notebooks/PaperReproduction.ipynb), showing a progress bar, then writes 
     figure1.csv                    the curves: step, test accuracies, sigmoid-input percentiles
     summary.txt                    the summary table printed at the end
 
-Exit status: 0 when the run finished, 1 when the data set is missing or unreadable or training diverged, 2 for
-bad arguments (argparse).
+Exit status: 0 when the run finished, 1 when the data set is missing or unreadable, training diverged or the
+results cannot be written, 2 for bad arguments (argparse), 130 when interrupted (Ctrl-C) during training.
 """
 
 import argparse
@@ -121,6 +121,9 @@ def main(argv=None):
                              learning_rate=args.learning_rate, weight_scale=args.weight_scale, unit=args.unit, progress=not args.no_progress)
     except FloatingPointError as exc:
         return _error(str(exc))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing written", file=sys.stderr)
+        return 130
 
     try:
         paths = figure1.save_figures(result, args.out)
