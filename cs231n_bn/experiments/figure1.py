@@ -21,8 +21,11 @@ Typical use:
     save_csv(result, 'results/figure1.csv')
     print(summary_table(result))
 
-The paper does not give its learning rate or initialization; LEARNING_RATE and WEIGHT_SCALE below were chosen
-so the run shows the paper's effect on Fashion-MNIST and MNIST (see the notebook).
+The paper gives neither its learning rate nor the scale of its initial weights ("small random Gaussian values").
+LEARNING_RATE = 0.1 and WEIGHT_SCALE = 0.01 (cs231n's default scale) show the paper's effect on Fashion-MNIST
+with wide margins for seeds 0, 1 and 2 (the notebook's section 6). The whole run (2 x 50,000 steps, 100
+evaluations) takes about 80 s on one core: the cost is PaperNet's forward and backward passes; an evaluation
+is one forward pass over the test set, which also yields the percentiles.
 """
 
 import math
@@ -93,8 +96,8 @@ def load_data(dataset="fashion-mnist", root=None):
       with `python -m cs231n_bn fetch mnist`).
     - root: data root (default: $CS231N_BN_DATA, else the repository's datasets/).
 
-    Returns a dict with 'X_train' (55000, 784), 'y_train' (55000,), 'X_test' (10000, 784), 'y_test' (10000,)
-    (and the 5000-image validation split, unused here). Raises cs231n_bn.data.store.DatasetNotFoundError (a
+    Returns a dict with 'X_train' (55000, 784), 'y_train' (55000,), 'X_test' (10000, 784), 'y_test' (10000,),
+    the 5000-image validation split 'X_val', 'y_val' (unused here), and 'dataset' (the name, for titles). Raises cs231n_bn.data.store.DatasetNotFoundError (a
     FileNotFoundError whose message is the fetch command) when the data set is missing.
     """
     if dataset not in DATASETS:
