@@ -33,17 +33,17 @@ _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 @functools.lru_cache(maxsize=64)
-def _einsum_plan(axis, ndim):
+def _einsum_plan(axis, shape):
     """
-    The einsum subscripts of a sum of products over `axis` (an int or a tuple of ints, possibly negative) of
-    ndim-dimensional arrays, and the axes summed as a sorted tuple of non-negative ints. Cached: building them
+    For a sum of products over `axis` (an int or a tuple of ints, possibly negative) of arrays of this shape: the
+    einsum subscripts, and the result's shape with the summed axes kept as size 1. Cached: working them out
     costs more than the einsum itself on small arrays.
     """
     axes = (axis,) if np.ndim(axis) == 0 else axis
-    axes = tuple(sorted(a % ndim for a in axes))
-    subscripts = _LETTERS[:ndim]
+    axes = {a % len(shape) for a in axes}
+    subscripts = _LETTERS[: len(shape)]
     kept = "".join(letter for i, letter in enumerate(subscripts) if i not in axes)
-    return f"{subscripts},{subscripts}->{kept}", axes
+    return f"{subscripts},{subscripts}->{kept}", tuple(1 if i in axes else n for i, n in enumerate(shape))
 
 
 def sum_of_products(a, b, axis):
@@ -60,9 +60,8 @@ def sum_of_products(a, b, axis):
     Returns:
     - s: Array of a's shape with the summed axes reduced to size 1.
     """
-    subscripts, axes = _einsum_plan(tuple(axis) if isinstance(axis, list) else axis, a.ndim)
-    s = np.einsum(subscripts, a, b)
-    return s.reshape([1 if i in axes else n for i, n in enumerate(a.shape)])
+    subscripts, keepdims_shape = _einsum_plan(tuple(axis) if isinstance(axis, list) else axis, a.shape)
+    return np.einsum(subscripts, a, b).reshape(keepdims_shape)
 
 
 def row_buffers(x):

@@ -57,7 +57,8 @@ def _check_mode(mode, where, fn):
 
 def _check_real(name, value, low, high, fn, low_open=False):
     """ValueError unless value is a real number in [low, high] (or (low, high] when low_open)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    # A plain float, the common case, skips the slower abstract-base-class check: validation runs on every call.
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
         raise TypeError(f"{fn}: {name} must be a real number, got {value!r} of type {type(value).__name__}")
     inside = (low < value if low_open else low <= value) and value <= high  # False for NaN
     if not inside:
