@@ -22,7 +22,7 @@ iterations on a fixed probe batch:
     probe = ActivationRecorder('preact3', data['X_val'][:1000], every=100, unit=0)
     solver = Solver(model, data, callbacks=[probe], ...)
     solver.train()
-    steps, pct = probe.steps, probe.values   # (T,), (T, 3): 15th/50th/85th percentiles at each step
+    steps, pct = probe.history()   # (T,), (T, 3): the 15th/50th/85th percentiles at each recorded step
 
 The recorders' histories are not part of Solver checkpoints; after a resumed run they hold the steps seen
 since the resume.
