@@ -81,8 +81,9 @@ class Solver:
     - verbose: If True (default), show a progress bar on stderr and print the loss and the accuracies; if
       False, print nothing.
     - seed: int, numpy Generator or None (default). Controls mini-batch sampling and accuracy subsampling: the
-      same seed gives the same loss history. (Random parts of the model itself, such as unseeded dropout,
-      follow NumPy's global generator.)
+      same seed gives the same loss history. None draws a seed from NumPy's global generator, so that
+      np.random.seed(...) beforehand makes the run repeatable, as in cs231n. (Random parts of the model itself,
+      such as unseeded dropout, follow NumPy's global generator.)
     - callbacks: Sequence of callables; each is called as cb(solver) once when train() starts and after every
       iteration (solver.iteration is then the number of iterations done). See cs231n_bn.monitors.
 
@@ -136,6 +137,9 @@ class Solver:
         seed = options["seed"]
         if isinstance(seed, bool) or not (seed is None or isinstance(seed, (int, np.integer, np.random.Generator))):
             raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+        if seed is None:
+            # As in cs231n, where sampling used np.random: np.random.seed(...) beforehand makes runs repeatable.
+            seed = int(np.random.randint(0, 2**62, dtype=np.int64))
         self._rng = np.random.default_rng(seed)  # a Generator passed in is used as is
         callbacks = options["callbacks"]
         if callable(callbacks):

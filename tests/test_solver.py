@@ -122,6 +122,14 @@ def test_same_seed_same_history_different_seed_different_history():
     assert a.loss_history != c.loss_history
 
 
+def test_without_seed_the_global_generator_decides():
+    np.random.seed(231)
+    a = run(None)
+    np.random.seed(231)
+    b = run(None)
+    assert a.loss_history == b.loss_history
+
+
 def test_seed_may_be_a_generator():
     a = run(np.random.default_rng(11))
     b = run(np.random.default_rng(11))
