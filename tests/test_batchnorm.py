@@ -296,3 +296,27 @@ def test_bad_running_statistics_are_rejected():
 def test_bn_param_must_be_a_dict():
     with pytest.raises(TypeError, match="list"):
         batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), ["train"])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Wide rows: the kernels shrink NumPy's ufunc buffers to one row (see _normalize.row_buffers)
+# --------------------------------------------------------------------------------------------------------------
+
+
+def test_wide_rows_restore_the_buffer_size_and_handle_mixed_dtypes():
+    bufsize = np.getbufsize()
+    rng = np.random.default_rng(7)
+    x = (5 + 3 * rng.standard_normal((16, 1024))).astype(np.float32)  # 4 KiB rows: the row-buffer path
+    gamma, beta = rng.standard_normal(1024), rng.standard_normal(1024)  # float64 against float32 x
+    out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    assert np.getbufsize() == bufsize
+    x64 = x.astype(np.float64)
+    mean, var = x64.mean(axis=0), ((x64 - x64.mean(axis=0)) ** 2).mean(axis=0)
+    expected = gamma * (x64 - mean) / np.sqrt(var + 1e-5) + beta
+    assert np.abs(out - expected).max() < 1e-4  # float32 arithmetic
+    dout = rng.standard_normal(x.shape).astype(np.float32)
+    batchnorm_backward_alt(dout, cache)
+    assert np.getbufsize() == bufsize
+    with pytest.raises(ValueError):
+        batchnorm_forward(x, gamma, beta, {"mode": "train", "momentum": 2.0})
+    assert np.getbufsize() == bufsize
