@@ -125,7 +125,7 @@ def standardize(x, axis, eps):
     - x_hat: Array of x's shape and dtype, zero mean and (up to eps) unit variance over `axis`.
     - mean, var, inv_std: The statistics.
     """
-    # TODO: standardize x over `axis` (NormalizationFamily.ipynb, "One computation over different axes").
+    # TODO: standardize x over `axis` (NormalizationFamily.ipynb, section 1 "One computation over different axes").
     ### BEGIN SOLUTION
     mean = x.mean(axis=axis, keepdims=True)
     with row_buffers(x):  # the statistics are broadcast over x's rows: see row_buffers
@@ -151,7 +151,7 @@ def standardize_backward(dx_hat, x_hat, inv_std, axis):
     Returns:
     - dx: Gradient with respect to standardize()'s input x, of x_hat's shape.
     """
-    # TODO: closed-form backward of standardize (NormalizationFamily.ipynb, "One computation over different axes").
+    # TODO: closed-form backward of standardize (NormalizationFamily.ipynb, section 1 "One computation over different axes").
     ### BEGIN SOLUTION
     m = x_hat.size // inv_std.size  # number of values behind each statistic
     mean_dx_hat = dx_hat.sum(axis=axis, keepdims=True) / m

@@ -151,7 +151,7 @@ def affine_forward(x, w, b):
             f"affine_forward: x of shape {x.shape} does not flatten to (N, D) with D = {w.shape[0]} (the rows of w)"
         )
     _check_param_shape("b", b, [(w.shape[1],)], "output unit (column of w)", "affine_forward")
-    # TODO: implement the affine forward pass; flatten each example first (FullyConnectedNets.ipynb).
+    # TODO: implement the affine forward pass; flatten each example first (FullyConnectedNets.ipynb, section 2 "The affine layer").
     ### BEGIN SOLUTION
     out = x.reshape(x.shape[0], -1) @ w + b
     cache = (x, w)
@@ -173,7 +173,7 @@ def affine_backward(dout, cache):
     - db: Gradient with respect to b, of shape (M,).
     """
     x, w = cache
-    # TODO: implement the affine backward pass; dx has x's original shape (FullyConnectedNets.ipynb).
+    # TODO: implement the affine backward pass; dx has x's original shape (FullyConnectedNets.ipynb, section 2 "The affine layer").
     ### BEGIN SOLUTION
     dx = (dout @ w.T).reshape(x.shape)  # out = x2d @ w + b
     dw = x.reshape(x.shape[0], -1).T @ dout
@@ -193,7 +193,7 @@ def relu_forward(x):
     - out: Output, of x's shape and dtype.
     - cache: x.
     """
-    # TODO: implement the ReLU forward pass (FullyConnectedNets.ipynb).
+    # TODO: implement the ReLU forward pass (FullyConnectedNets.ipynb, section 3 "ReLU").
     ### BEGIN SOLUTION
     out = np.maximum(x, 0)  # np.maximum propagates NaN
     cache = x
@@ -213,7 +213,7 @@ def relu_backward(dout, cache):
     - dx: Gradient with respect to x (the derivative at x = 0 is taken to be 0).
     """
     x = cache
-    # TODO: implement the ReLU backward pass (FullyConnectedNets.ipynb).
+    # TODO: implement the ReLU backward pass (FullyConnectedNets.ipynb, section 3 "ReLU").
     ### BEGIN SOLUTION
     dx = dout * (x > 0)  # d max(0, x) / dx = 1 where x > 0, else 0
     ### END SOLUTION
@@ -236,7 +236,7 @@ def sigmoid_forward(x):
     - cache: out (the derivative can be written in terms of the output alone).
     """
     x = _floating(x, "x", "sigmoid_forward")
-    # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb).
+    # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb, section 4 "Sigmoid").
     ### BEGIN SOLUTION
     # exp(-x) overflows to inf for very negative x, and 1 / (1 + inf) = 0 is then the right answer, so the
     # overflow is expected and silenced; for moderate x < 0, 1 / (1 + exp(-x)) keeps full relative precision.
@@ -263,7 +263,7 @@ def sigmoid_backward(dout, cache):
     - dx: Gradient with respect to x.
     """
     out = cache
-    # TODO: implement the sigmoid backward pass from the cached output (FullyConnectedNets.ipynb).
+    # TODO: implement the sigmoid backward pass from the cached output (FullyConnectedNets.ipynb, section 4 "Sigmoid").
     ### BEGIN SOLUTION
     dx = dout * out * (1.0 - out)
     ### END SOLUTION
@@ -319,7 +319,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     _check_param_shape("gamma", gamma, [(D,)], f"feature, D = {D}", fn)
     _check_param_shape("beta", beta, [(D,)], f"feature, D = {D}", fn)
     mode, eps, momentum, running_mean, running_var = _bn_setup(bn_param, D, x.dtype, N, fn)
-    # TODO: implement the train- and test-time batch norm forward pass (BatchNormalization.ipynb, "Forward pass").
+    # TODO: implement the train- and test-time batch norm forward pass (BatchNormalization.ipynb, section 2 "Forward pass").
     ### BEGIN SOLUTION
     if mode == "train":
         x_hat, mean, var, inv_std = standardize(x, axis=0, eps=eps)  # statistics over the mini-batch axis
@@ -375,7 +375,7 @@ def batchnorm_backward(dout, cache):
     - dbeta: Gradient with respect to beta, of shape (D,).
     """
     x_hat, inv_std, gamma = cache
-    # TODO: implement the staged batch norm backward pass, node by node (BatchNormalization.ipynb, "Backward pass").
+    # TODO: implement the staged batch norm backward pass, node by node (BatchNormalization.ipynb, section 3 "Backward pass").
     ### BEGIN SOLUTION
     N = x_hat.shape[0]
     # Rebuild the forward graph's intermediates from the cache.
@@ -427,7 +427,7 @@ def batchnorm_backward_alt(dout, cache):
     - dbeta: Gradient with respect to beta, of shape (D,).
     """
     x_hat, inv_std, gamma = cache
-    # TODO: implement the closed-form batch norm backward pass (BatchNormalization.ipynb, "The closed form").
+    # TODO: implement the closed-form batch norm backward pass (BatchNormalization.ipynb, section 4 "The closed form").
     ### BEGIN SOLUTION
     N = x_hat.shape[0]
     dbeta = dout.sum(axis=0)
@@ -476,7 +476,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     _check_param_shape("gamma", gamma, [(D,)], f"feature, D = {D}", fn)
     _check_param_shape("beta", beta, [(D,)], f"feature, D = {D}", fn)
     eps = _eps(ln_param, "ln_param", fn)
-    # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, "Layer normalization").
+    # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
     ### BEGIN SOLUTION
     x_hat, _, _, inv_std = standardize(x, axis=1, eps=eps)  # statistics over each sample's features
     out = gamma * x_hat
@@ -500,7 +500,7 @@ def layernorm_backward(dout, cache):
     - dbeta: Gradient with respect to beta, of shape (D,).
     """
     x_hat, inv_std, gamma = cache
-    # TODO: implement the layer norm backward pass (BatchNormalization.ipynb, "Layer normalization").
+    # TODO: implement the layer norm backward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
     ### BEGIN SOLUTION
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, x_hat)
@@ -536,7 +536,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     _check_param_shape("gamma", gamma, [(C,)], f"channel, C = {C}", fn)
     _check_param_shape("beta", beta, [(C,)], f"channel, C = {C}", fn)
     mode, eps, momentum, running_mean, running_var = _bn_setup(bn_param, C, x.dtype, N * H * W, fn)
-    # TODO: spatial batch norm, statistics per channel (NormalizationFamily.ipynb, "Spatial batch normalization").
+    # TODO: spatial batch norm, statistics per channel (NormalizationFamily.ipynb, section 2 "Spatial batch normalization").
     ### BEGIN SOLUTION
     per_channel = (1, C, 1, 1)  # shape that broadcasts a per-channel vector against (N, C, H, W)
     if mode == "train":
@@ -570,7 +570,7 @@ def spatial_batchnorm_backward(dout, cache):
     - dbeta: Gradient with respect to beta, of shape (C,).
     """
     x_hat, inv_std, gamma = cache
-    # TODO: spatial batch norm backward pass (NormalizationFamily.ipynb, "Spatial batch normalization").
+    # TODO: spatial batch norm backward pass (NormalizationFamily.ipynb, section 2 "Spatial batch normalization").
     ### BEGIN SOLUTION
     C = x_hat.shape[1]
     dbeta = dout.sum(axis=(0, 2, 3))
@@ -616,7 +616,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     _check_param_shape("gamma", gamma, [(1, C, 1, 1), (C,)], f"channel, C = {C}", fn)
     _check_param_shape("beta", beta, [(1, C, 1, 1), (C,)], f"channel, C = {C}", fn)
     eps = _eps(gn_param, "gn_param", fn)
-    # TODO: group norm over groups of C // G channels (NormalizationFamily.ipynb, "Spatial group normalization").
+    # TODO: group norm over groups of C // G channels (NormalizationFamily.ipynb, section 3 "Spatial group normalization").
     ### BEGIN SOLUTION
     per_channel = (1, C, 1, 1)
     x_groups = x.reshape(N, G, C // G, H, W)  # groups are contiguous blocks of channels
@@ -643,7 +643,7 @@ def spatial_groupnorm_backward(dout, cache):
     - dbeta: Gradient with respect to beta, in the same shape.
     """
     x_hat, inv_std, gamma, G = cache
-    # TODO: group norm backward pass (NormalizationFamily.ipynb, "Spatial group normalization").
+    # TODO: group norm backward pass (NormalizationFamily.ipynb, section 3 "Spatial group normalization").
     ### BEGIN SOLUTION
     N, C, H, W = x_hat.shape
     grouped = (N, G, C // G, H, W)
@@ -694,7 +694,7 @@ def dropout_forward(x, dropout_param):
     _check_real("dropout_param['p'] (the keep probability)", p, 0, 1, fn, low_open=True)
     _check_mode(mode, "dropout_param", fn)
     rng = np.random if seed is None else np.random.default_rng(seed)
-    # TODO: implement inverted dropout: scale the kept units by 1 / p at train time (Dropout.ipynb).
+    # TODO: implement inverted dropout: scale the kept units by 1 / p at train time (Dropout.ipynb, section 1 "Inverted dropout").
     ### BEGIN SOLUTION
     if mode == "train":
         mask = (rng.random(x.shape) < p).astype(x.dtype)
@@ -720,7 +720,7 @@ def dropout_backward(dout, cache):
     - dx: Gradient with respect to x, of dout's shape.
     """
     mode, mask = cache
-    # TODO: implement the dropout backward pass (Dropout.ipynb).
+    # TODO: implement the dropout backward pass (Dropout.ipynb, section 2 "The backward pass").
     ### BEGIN SOLUTION
     dx = dout * mask if mode == "train" else dout
     ### END SOLUTION
@@ -768,7 +768,7 @@ def svm_loss(x, y):
     - dx: Gradient of the loss with respect to x, of shape (N, C).
     """
     x, y = _scores_and_labels(x, y, "svm_loss")
-    # TODO: implement the multiclass SVM loss and its gradient, vectorized (FullyConnectedNets.ipynb).
+    # TODO: implement the multiclass SVM loss and its gradient, vectorized (FullyConnectedNets.ipynb, section 6 "Loss layers").
     ### BEGIN SOLUTION
     N = x.shape[0]
     rows = np.arange(N)
@@ -801,7 +801,7 @@ def softmax_loss(x, y):
     - dx: Gradient of the loss with respect to x, of shape (N, C).
     """
     x, y = _scores_and_labels(x, y, "softmax_loss")
-    # TODO: implement the softmax loss and its gradient, numerically stable (FullyConnectedNets.ipynb).
+    # TODO: implement the softmax loss and its gradient, numerically stable (FullyConnectedNets.ipynb, section 6 "Loss layers").
     ### BEGIN SOLUTION
     N = x.shape[0]
     rows = np.arange(N)
