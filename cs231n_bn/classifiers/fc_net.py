@@ -16,8 +16,9 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
+from ._params import check_architecture, init_params
+
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
-DTYPES = (np.float32, np.float64)
 
 
 class FullyConnectedNet:
@@ -66,39 +67,18 @@ class FullyConnectedNet:
           standard_normal((fan_in, fan_out)) draw in float64, times weight_scale, then cast to dtype.
           If None, the weights come from np.random.randn (NumPy's global generator, as in cs231n).
         """
-        hidden_dims = list(hidden_dims)
-        for h in [input_dim, num_classes, *hidden_dims]:
-            if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
-                raise ValueError(f"layer sizes must be positive integers, got {h!r} "
-                                 f"(input_dim={input_dim!r}, hidden_dims={hidden_dims!r}, num_classes={num_classes!r})")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"Unknown normalization {normalization!r}; allowed: None, 'batchnorm', 'layernorm'")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
-        if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
-            raise ValueError(f"Unsupported dtype {dtype!r}; allowed: float32, float64")
-        if not reg >= 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
+        dims, self.dtype = check_architecture(input_dim, hidden_dims, num_classes, dtype, reg)
 
         self.normalization = normalization
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
-        self.num_layers = 1 + len(hidden_dims)
-        self.dtype = np.dtype(dtype).type
-        self.params = {}
-
-        # Initialization: W ~ N(0, weight_scale^2), b = 0; gamma = 1, beta = 0 (so that a normalization layer
-        # starts as the identity on x_hat).
-        rng = None if seed is None else np.random.default_rng(seed)
-        dims = [input_dim, *hidden_dims, num_classes]
-        for i in range(1, self.num_layers + 1):
-            shape = (dims[i - 1], dims[i])
-            draw = np.random.randn(*shape) if rng is None else rng.standard_normal(shape)
-            self.params[f"W{i}"] = (weight_scale * draw).astype(self.dtype)
-            self.params[f"b{i}"] = np.zeros(dims[i], dtype=self.dtype)
-            if normalization is not None and i < self.num_layers:
-                self.params[f"gamma{i}"] = np.ones(dims[i], dtype=self.dtype)
-                self.params[f"beta{i}"] = np.zeros(dims[i], dtype=self.dtype)
+        self.num_layers = len(dims) - 1
+        # Initialization: W ~ N(0, weight_scale^2), b = 0; gamma = 1, beta = 0 (see _params.init_params).
+        self.params = init_params(dims, weight_scale, self.dtype, seed, normalized=normalization is not None)
 
         # When using dropout we need to pass a dropout_param dictionary to each dropout layer so that the layer
         # knows the dropout probability and the mode (train / test). You can pass the same dropout_param to

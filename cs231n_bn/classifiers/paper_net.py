@@ -12,8 +12,9 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
+from ._params import check_architecture, init_params
+
 NORMALIZATIONS = (None, "batchnorm")
-DTYPES = (np.float32, np.float64)
 
 
 class PaperNet:
@@ -47,33 +48,14 @@ class PaperNet:
           standard_normal((fan_in, fan_out)) draw in float64 times weight_scale, cast to dtype; if None from
           np.random.randn. Biases and betas start at zero, gammas at one.
         """
-        hidden_dims = list(hidden_dims)
-        for h in [input_dim, num_classes, *hidden_dims]:
-            if isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1:
-                raise ValueError(f"layer sizes must be positive integers, got {h!r}")
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"Unknown normalization {normalization!r}; allowed: None, 'batchnorm'")
-        if np.dtype(dtype) not in [np.dtype(d) for d in DTYPES]:
-            raise ValueError(f"Unsupported dtype {dtype!r}; allowed: float32, float64")
-        if not reg >= 0:
-            raise ValueError(f"reg must be >= 0, got {reg!r}")
+        dims, self.dtype = check_architecture(input_dim, hidden_dims, num_classes, dtype, reg)
         self.normalization = normalization
         self.reg = reg
-        self.dtype = np.dtype(dtype).type
-        self.num_layers = 1 + len(hidden_dims)
-
-        self.params = {}
-        rng = None if seed is None else np.random.default_rng(seed)
-        dims = [input_dim, *hidden_dims, num_classes]
-        for i in range(1, self.num_layers + 1):
-            shape = (dims[i - 1], dims[i])
-            draw = np.random.randn(*shape) if rng is None else rng.standard_normal(shape)
-            self.params[f"W{i}"] = (weight_scale * draw).astype(self.dtype)
-            self.params[f"b{i}"] = np.zeros(dims[i], dtype=self.dtype)
-            if normalization is not None and i < self.num_layers:
-                self.params[f"gamma{i}"] = np.ones(dims[i], dtype=self.dtype)
-                self.params[f"beta{i}"] = np.zeros(dims[i], dtype=self.dtype)
-        self.bn_params = [{"mode": "train"} for _ in hidden_dims] if normalization else []
+        self.num_layers = len(dims) - 1
+        self.params = init_params(dims, weight_scale, self.dtype, seed, normalized=normalization is not None)
+        self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)] if normalization else []
 
         self.activations = None
         names = []
