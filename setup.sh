@@ -18,4 +18,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install --quiet --no-deps --editable .
     echo "$want" > "$stamp"
 fi
+# Containers and cloud machines often run everything as root, where JupyterLab refuses to start unless told
+# otherwise; allow it for this environment only.
+if [ "$(id -u)" = 0 ]; then
+    mkdir -p .venv/etc/jupyter
+    echo '{"ServerApp": {"allow_root": true}}' > .venv/etc/jupyter/jupyter_server_config.json
+fi
 .venv/bin/python -m cs231n_bn fetch fashion-mnist
