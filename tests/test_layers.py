@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 import pytest
 
-from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from cs231n_bn.gradient_check import eval_numerical_gradient, rel_error
+from fixtures.gradients import gradient_errors
 from cs231n_bn.layers import (
     affine_backward,
     affine_forward,
@@ -25,21 +26,6 @@ from cs231n_bn.layers import (
 GRAD_TOL = 1e-7
 
 
-def _gradient_errors(forward, backward, inputs, dout):
-    _, cache = forward(*inputs)
-    grads = backward(dout, cache)
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    errors = []
-    for i, grad in enumerate(grads):
-        assert grad.shape == inputs[i].shape
-
-        def f(v, i=i):
-            args = list(inputs)
-            args[i] = v
-            return forward(*args)[0]
-
-        errors.append(rel_error(grad, eval_numerical_gradient_array(f, inputs[i], dout)))
-    return errors
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -59,7 +45,7 @@ def test_affine_gradients(x_shape, M):
     rng = np.random.default_rng(sum(x_shape) + M)
     D = int(np.prod(x_shape[1:]))
     inputs = [rng.standard_normal(x_shape), rng.standard_normal((D, M)), rng.standard_normal(M)]
-    errors = _gradient_errors(affine_forward, affine_backward, inputs, rng.standard_normal((x_shape[0], M)))
+    errors = gradient_errors(affine_forward, affine_backward, inputs, rng.standard_normal((x_shape[0], M)))
     assert max(errors) < GRAD_TOL, errors
 
 
@@ -89,7 +75,7 @@ def test_relu_forward_and_nan():
 def test_relu_gradients(shape):
     rng = np.random.default_rng(sum(shape))
     x = rng.choice([-1.0, 1.0], size=shape) * rng.uniform(0.1, 2.0, size=shape)  # away from the kink at 0
-    errors = _gradient_errors(relu_forward, relu_backward, [x], rng.standard_normal(shape))
+    errors = gradient_errors(relu_forward, relu_backward, [x], rng.standard_normal(shape))
     assert max(errors) < GRAD_TOL, errors
 
 
@@ -122,7 +108,7 @@ def test_sigmoid_large_inputs_no_overflow_warnings(dtype):
 def test_sigmoid_gradients(shape):
     rng = np.random.default_rng(sum(shape))
     x = 3 * rng.standard_normal(shape)
-    errors = _gradient_errors(sigmoid_forward, sigmoid_backward, [x], rng.standard_normal(shape))
+    errors = gradient_errors(sigmoid_forward, sigmoid_backward, [x], rng.standard_normal(shape))
     assert max(errors) < GRAD_TOL, errors
 
 
@@ -188,7 +174,7 @@ def test_dropout_gradients(shape, p):
     rng = np.random.default_rng(sum(shape))
     param = {"p": p, "mode": "train", "seed": 5}
     forward = lambda x: dropout_forward(x, dict(param))  # noqa: E731
-    errors = _gradient_errors(forward, dropout_backward, [rng.standard_normal(shape)], rng.standard_normal(shape))
+    errors = gradient_errors(forward, dropout_backward, [rng.standard_normal(shape)], rng.standard_normal(shape))
     assert max(errors) < GRAD_TOL, errors
 
 

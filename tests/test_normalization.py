@@ -8,6 +8,7 @@ import pytest
 
 from cs231n_bn import _normalize
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
+from fixtures.gradients import gradient_errors
 from cs231n_bn.layers import (
     batchnorm_backward_alt,
     batchnorm_forward,
@@ -25,21 +26,6 @@ from cs231n_bn.layers import (
 GRAD_TOL = 1e-6
 
 
-def _gradient_errors(forward, backward, inputs, dout):
-    """rel_error of each gradient from backward(dout, cache) against centred differences of forward(*inputs)."""
-    _, cache = forward(*inputs)
-    grads = backward(dout, cache)
-    errors = []
-    for i, grad in enumerate(grads):
-        assert grad.shape == inputs[i].shape
-
-        def f(v, i=i):
-            args = list(inputs)
-            args[i] = v
-            return forward(*args)[0]
-
-        errors.append(rel_error(grad, eval_numerical_gradient_array(f, inputs[i], dout)))
-    return errors
 
 
 def _spatial(shape, seed, offset=4.0):
@@ -83,7 +69,7 @@ def test_layernorm_gradients(shape):
     rng = np.random.default_rng(sum(shape))
     x = 12 + 5 * rng.standard_normal(shape)
     gamma, beta, dout = rng.standard_normal(shape[1]), rng.standard_normal(shape[1]), rng.standard_normal(shape)
-    errors = _gradient_errors(lambda *a: layernorm_forward(*a, {}), layernorm_backward, [x, gamma, beta], dout)
+    errors = gradient_errors(lambda *a: layernorm_forward(*a, {}), layernorm_backward, [x, gamma, beta], dout)
     assert max(errors) < GRAD_TOL, errors
 
 
@@ -142,7 +128,7 @@ def test_layernorm_bad_input():
 def test_spatial_batchnorm_gradients(shape):
     x, gamma, beta, dout = _spatial(shape, seed=sum(shape))
     forward = lambda *a: spatial_batchnorm_forward(*a, {"mode": "train"})  # noqa: E731
-    errors = _gradient_errors(forward, spatial_batchnorm_backward, [x, gamma, beta], dout)
+    errors = gradient_errors(forward, spatial_batchnorm_backward, [x, gamma, beta], dout)
     assert max(errors) < GRAD_TOL, errors
 
 
@@ -221,14 +207,14 @@ def test_groupnorm_gradients(G, param_shape):
     x, gamma, beta, dout = _spatial((2, 6, 3, 5), seed=G)
     gamma, beta = gamma.reshape(param_shape), beta.reshape(param_shape)
     forward = lambda *a: spatial_groupnorm_forward(*a, G, {})  # noqa: E731
-    errors = _gradient_errors(forward, spatial_groupnorm_backward, [x, gamma, beta], dout)
+    errors = gradient_errors(forward, spatial_groupnorm_backward, [x, gamma, beta], dout)
     assert max(errors) < GRAD_TOL, errors
 
 
 def test_groupnorm_gradients_for_odd_sizes():
     x, gamma, beta, dout = _spatial((3, 3, 1, 3), seed=10)
     forward = lambda *a: spatial_groupnorm_forward(*a, 3, {"eps": 1e-3})  # noqa: E731
-    errors = _gradient_errors(forward, spatial_groupnorm_backward, [x, gamma.reshape(1, 3, 1, 1),
+    errors = gradient_errors(forward, spatial_groupnorm_backward, [x, gamma.reshape(1, 3, 1, 1),
                                                                     beta.reshape(1, 3, 1, 1)], dout)
     assert max(errors) < GRAD_TOL, errors
 

@@ -56,3 +56,19 @@ def init_params(dims, weight_scale, dtype, seed, normalized):
             params[f"gamma{i}"] = np.ones(dims[i], dtype=dtype)
             params[f"beta{i}"] = np.zeros(dims[i], dtype=dtype)
     return params
+
+
+def add_l2_penalty(loss, grads, params, reg, num_layers):
+    """
+    L2 regularization on the weights only (not biases, gammas or betas):
+    loss += 0.5 * reg * sum_i sum(W{i}**2), and grads[W{i}] += reg * W{i} in place.
+
+    Returns:
+    - loss: The regularized loss (a float).
+    """
+    if reg:
+        for i in range(1, num_layers + 1):
+            W = params[f"W{i}"]
+            loss += 0.5 * reg * float(np.sum(W * W))
+            grads[f"W{i}"] += reg * W
+    return loss

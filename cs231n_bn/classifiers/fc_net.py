@@ -16,7 +16,7 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
-from ._params import check_architecture, init_params
+from ._params import add_l2_penalty, check_architecture, init_params
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
@@ -192,10 +192,6 @@ class FullyConnectedNet:
                 grads["b1"] = da.sum(axis=0)
 
         # L2 regularization on the weights only: loss += 0.5 * reg * sum(W**2), dW += reg * W.
-        if self.reg:
-            for i in range(1, L + 1):
-                W = params[f"W{i}"]
-                loss += 0.5 * self.reg * float(np.sum(W * W))
-                grads[f"W{i}"] += self.reg * W
+        loss = add_l2_penalty(loss, grads, params, self.reg, L)
 
         return loss, grads
