@@ -72,3 +72,18 @@ def add_l2_penalty(loss, grads, params, reg, num_layers):
             loss += 0.5 * reg * float(np.sum(W * W))
             grads[f"W{i}"] += reg * W
     return loss
+
+
+def activation_names(num_hidden, normalized, nonlinearity):
+    """
+    The named activations a fully connected classifier exposes (see cs231n_bn.monitors): for each hidden layer
+    i = 1..num_hidden, 'affine{i}', 'norm{i}' (when normalized), 'preact{i}' (the nonlinearity's input) and
+    '{nonlinearity}{i}'; then 'scores'.
+
+    Returns:
+    - names: Tuple of strings.
+    """
+    names = []
+    for i in range(1, num_hidden + 1):
+        names += [f"affine{i}"] + ([f"norm{i}"] if normalized else []) + [f"preact{i}", f"{nonlinearity}{i}"]
+    return tuple(names + ["scores"])

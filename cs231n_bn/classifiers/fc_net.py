@@ -16,7 +16,7 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
-from ._params import add_l2_penalty, check_architecture, init_params
+from ._params import activation_names, add_l2_penalty, check_architecture, init_params
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
@@ -98,10 +98,7 @@ class FullyConnectedNet:
             self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
 
         self.activations = None
-        names = []
-        for i in range(1, self.num_layers):
-            names += [f"affine{i}"] + ([f"norm{i}"] if normalization else []) + [f"preact{i}", f"relu{i}"]
-        self.activation_names = tuple(names + ["scores"])
+        self.activation_names = activation_names(self.num_layers - 1, normalization is not None, "relu")
 
     def loss(self, X, y=None):
         """
