@@ -26,11 +26,11 @@ Beyond cs231n: a progress bar, a sampling seed, an error on a non-finite loss, c
 and resumable checkpoints (.npz, no pickle).
 """
 
+import io
 import json
 import math
 import os
 import sys
-import tempfile
 import zipfile
 import zlib
 
@@ -38,6 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cs231n_bn import optim
+from cs231n_bn.atomic import atomic_write
 
 CHECKPOINT_FORMAT = "cs231n_bn solver checkpoint"
 CHECKPOINT_VERSION = 1
@@ -370,18 +371,9 @@ class Solver:
         }
         arrays["__meta__"] = np.array(json.dumps(meta))
 
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        buffer = io.BytesIO()
+        np.savez(buffer, **arrays)
+        atomic_write(path, buffer.getvalue())
 
     def load_checkpoint(self, path):
         """

@@ -18,11 +18,12 @@ import sys
 import tarfile
 from pathlib import Path
 
+from cs231n_bn.atomic import atomic_write
+
 from .download import DEFAULT_TIMEOUT, DownloadError, download, part_path
 from .formats import FormatError, read_bytes
 from .sources import DATASETS
-from .store import (ChecksumError, atomic_write, check_content, check_digests, describe_check, file_hexdigests,
-                    resolve_root)
+from .store import ChecksumError, check_content, check_digests, describe_check, file_hexdigests, resolve_root
 
 DOWNLOAD_DIR = ".download"
 

@@ -8,7 +8,6 @@ being unpacked) lives in hidden names (`.download/`, `.<file>.*.tmp`) that no lo
 
 import hashlib
 import os
-import tempfile
 from pathlib import Path
 
 ROOT_ENV = "CS231N_BN_DATA"
@@ -98,34 +97,6 @@ def describe_check(spec):
     if spec.lines is not None:
         parts.append(f"{len(spec.lines)} expected lines")
     return ", ".join(parts) or "no digest"
-
-
-def atomic_write(path, data):
-    """Write `data` to `path` via a temporary file in the same directory, then rename it into place.
-
-    A reader sees either no file or the whole file, never a partial one.
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the file the usual permissions
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def _umask():
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def read_verified(spec, directory, dataset_name, root=None):

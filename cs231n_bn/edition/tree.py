@@ -14,6 +14,8 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
+from cs231n_bn.atomic import new_file_mode
+
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
@@ -242,10 +244,8 @@ def write_tree(edition, out, force=False, git=False):
         raise ReleaseError([f"--out {out.name}: the directory is not empty (use --force to replace it)"])
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
     try:
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the edition is an ordinary folder
+        os.chmod(tmp, new_file_mode(0o777))  # mkdtemp makes it private; the edition is an ordinary folder
         for path, data in edition.files.items():
             target = tmp / path
             target.parent.mkdir(parents=True, exist_ok=True)

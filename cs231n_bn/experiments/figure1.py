@@ -31,12 +31,12 @@ is one forward pass over the test set, which also yields the percentiles.
 import math
 import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from cs231n_bn.atomic import atomic_write
 from cs231n_bn.classifiers.paper_net import PaperNet
 from cs231n_bn.monitors import forward_activations
 
@@ -406,28 +406,9 @@ def plot(result, axes=None):
     return fig
 
 
-def _atomic_write(path, write):
-    """Call write(temp_path), then move the temp file onto `path` (no half-written file is ever visible)."""
-    path = os.fspath(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        umask = os.umask(0)  # mkstemp creates the file private (0600); give it the permissions of a new file
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_figure(fig, path, dpi=100):
     """Save a matplotlib figure as a PNG file, atomically."""
-    _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=dpi))
 
 
 def save_figures(result, out_dir):
@@ -465,11 +446,5 @@ def save_csv(result, path):
     lines = [",".join(CSV_COLUMNS)]
     for row in to_rows(result):
         lines.append(",".join([str(row[0])] + [f"{v:.6g}" for v in row[1:]]))
-    text = "\n".join(lines) + "\n"
-
-    def write(tmp):
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-
-    _atomic_write(path, write)
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
     return path

@@ -22,6 +22,7 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from cs231n_bn.atomic import atomic_write  # noqa: E402
 from cs231n_bn.experiments import figure1  # noqa: E402 (imports NumPy)
 
 PROG = "python -m cs231n_bn reproduce"
@@ -120,7 +121,7 @@ def main(argv=None):
         paths.append(figure1.save_csv(result, os.path.join(args.out, "figure1.csv")))
         table = figure1.summary_table(result)
         summary_path = os.path.join(args.out, "summary.txt")
-        figure1._atomic_write(summary_path, lambda tmp: _write_text(tmp, table + "\n"))
+        atomic_write(summary_path, (table + "\n").encode("utf-8"))
         paths.append(summary_path)
     except OSError as exc:
         return _error(f"cannot write the results into {args.out!r}: {exc}")
@@ -129,11 +130,6 @@ def main(argv=None):
     print()
     print("written: " + ", ".join(paths))
     return 0
-
-
-def _write_text(path, text):
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
 
 
 if __name__ == "__main__":
