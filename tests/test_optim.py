@@ -6,10 +6,7 @@ import numpy as np
 import pytest
 
 from cs231n_bn import optim
-
-
-def rel_error(x, y):
-    return np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y)))
+from cs231n_bn.gradient_check import rel_error
 
 
 def cs231n_inputs():

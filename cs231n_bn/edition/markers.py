@@ -196,13 +196,6 @@ def solution_lines(text, regions):
     return [line for region in regions for line in lines[region.begin + 1:region.end]]
 
 
-def outside_lines(text, regions):
-    """The lines of ``text`` that are not inside a region (TODO lines included, markers excluded)."""
-    lines = text.splitlines()
-    inside = {i for region in regions for i in range(region.begin, region.end + 1)}
-    return [line for i, line in enumerate(lines) if i not in inside]
-
-
 def restore(solution_text, student_text, where):
     """Put the solution regions of ``solution_text`` back into ``student_text`` in place of their stubs.
 

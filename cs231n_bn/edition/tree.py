@@ -50,12 +50,16 @@ def edition_files(root):
         paths = _walk(root)
     keep = []
     for path in paths:
-        parts = PurePosixPath(path).parts
-        if NEVER_SHIPPED.intersection(parts) or path.endswith((".pyc", ".pyo")):
+        if _never_shipped(path):
             continue
         if (root / path).is_file() or (root / path).is_symlink():
             keep.append(path)
     return sorted(set(keep))
+
+
+def _never_shipped(path):
+    """True for a path the student edition must never contain: caches, checkpoints, compiled files (NEVER_SHIPPED)."""
+    return bool(NEVER_SHIPPED.intersection(PurePosixPath(path).parts)) or path.endswith((".pyc", ".pyo"))
 
 
 def _walk(root):
@@ -177,8 +181,7 @@ def find_leaks(files, secrets):
     """
     leaks = []
     for path, data in sorted(files.items()):
-        parts = PurePosixPath(path).parts
-        if NEVER_SHIPPED.intersection(parts) or path.endswith((".pyc", ".pyo")):
+        if _never_shipped(path):
             leaks.append((path, "(a file that is never shipped)"))
             continue
         texts = [(path, data.decode("utf-8", errors="replace"))]
