@@ -9,8 +9,6 @@ the digests in cs231n_bn/data/sources.py every time they are loaded. Nothing is 
 is read from IDX files, CIFAR-10 from its binary version.
 """
 
-from pathlib import Path
-
 import numpy as np
 
 from .data.formats import parse_cifar_batch, parse_idx_pair
@@ -63,7 +61,7 @@ def load_dataset(name, root=None):
         return read_verified(files[file_name], directory, spec.name, root)
 
     def path(file_name):
-        return str(Path(directory) / file_name)
+        return str(directory / file_name)
 
     if spec.layout == "idx":
         num_classes = len(spec.class_names)
