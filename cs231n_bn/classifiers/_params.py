@@ -1,4 +1,5 @@
-"""What the fully connected classifiers share: argument checks and parameter initialization.
+"""What the fully connected classifiers share: argument checks, parameter initialization, named activations,
+the first layer's gradients and the L2 penalty.
 
 Initialization sits outside every solution region, so that every student starts from the same weights.
 """
@@ -87,3 +88,17 @@ def activation_names(num_hidden, normalized, nonlinearity):
     for i in range(1, num_hidden + 1):
         names += [f"affine{i}"] + ([f"norm{i}"] if normalized else []) + [f"preact{i}", f"{nonlinearity}{i}"]
     return tuple(names + ["scores"])
+
+
+def first_layer_grads(X, da, grads):
+    """
+    affine_backward for the first layer without dx (the gradient with respect to the input data is never used):
+    grads['W1'] = X_flat.T @ da and grads['b1'] = sum(da, axis=0), written into grads.
+
+    Inputs:
+    - X: Input data of shape (N, d_1, ..., d_k), flattening to (N, D).
+    - da: Upstream derivative of the first affine layer's output, of shape (N, H_1).
+    - grads: Dict of gradients, updated in place.
+    """
+    grads["W1"] = X.reshape(X.shape[0], -1).T @ da
+    grads["b1"] = da.sum(axis=0)

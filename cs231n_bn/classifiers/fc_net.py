@@ -16,7 +16,7 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
-from ._params import activation_names, add_l2_penalty, check_architecture, init_params
+from ._params import activation_names, add_l2_penalty, check_architecture, first_layer_grads, init_params
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
@@ -184,9 +184,8 @@ class FullyConnectedNet:
                 ### END SOLUTION
             if i > 1:
                 dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache["affine"])
-            else:  # affine_backward without dx: the gradient with respect to the input data is never used
-                grads["W1"] = X.reshape(X.shape[0], -1).T @ da
-                grads["b1"] = da.sum(axis=0)
+            else:
+                first_layer_grads(X, da, grads)
 
         # L2 regularization on the weights only: loss += 0.5 * reg * sum(W**2), dW += reg * W.
         loss = add_l2_penalty(loss, grads, params, self.reg, L)

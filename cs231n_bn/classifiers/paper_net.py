@@ -12,7 +12,7 @@ from cs231n_bn.layers import (
     softmax_loss,
 )
 
-from ._params import activation_names, add_l2_penalty, check_architecture, init_params
+from ._params import activation_names, add_l2_penalty, check_architecture, first_layer_grads, init_params
 
 NORMALIZATIONS = (None, "batchnorm")
 
@@ -111,9 +111,8 @@ class PaperNet:
                 da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(da, bn_cache)
             if i > 1:
                 dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, affine_cache)
-            else:  # affine_backward without dx: the gradient with respect to the images is never used
-                grads["W1"] = X.reshape(X.shape[0], -1).T @ da
-                grads["b1"] = da.sum(axis=0)
+            else:
+                first_layer_grads(X, da, grads)
 
         loss = add_l2_penalty(loss, grads, params, self.reg, L)
         return loss, grads
