@@ -4,16 +4,16 @@
     data = get_CIFAR10_data()                   # X_train (49000, 3, 32, 32), X_val (1000, ...), X_test (1000, ...)
     for k, v in data.items(): print(k, v.shape)
 
-The files come from `python -m cs231n_bn fetch NAME` (see cs231n_bn/data/fetch.py) and are verified against
-the digests in cs231n_bn/data/sources.py every time they are loaded. Nothing is unpickled: MNIST-style data
+The files come from `python -m cs231n_bn fetch NAME` (see cs231n_bn/kit/data/fetch.py) and are verified against
+the digests in cs231n_bn/kit/data/sources.py every time they are loaded. Nothing is unpickled: MNIST-style data
 is read from IDX files, CIFAR-10 from its binary version.
 """
 
 import numpy as np
 
-from .data.formats import parse_cifar_batch, parse_idx_pair
-from .data.sources import DATASETS, get_spec
-from .data.store import DatasetNotFoundError, fetch_command, read_verified, resolve_root
+from .kit.data.formats import parse_cifar_batch, parse_idx_pair
+from .kit.data.sources import DATASETS, get_spec
+from .kit.data.store import DatasetNotFoundError, fetch_command, read_verified, resolve_root
 
 # (num_training, num_validation, num_test) when not given.
 DEFAULT_SPLITS = {

@@ -5,7 +5,7 @@ function takes the upstream derivative dout (same shape as out) and that cache. 
 the running statistics of batch norm, which live in the caller's bn_param dict.
 
 The normalization layers (batch, layer, spatial batch and group norm) are one computation, standardize over some
-axes and then scale and shift, applied over different axes; cs231n_bn/_normalize.py writes that computation once
+axes and then scale and shift, applied over different axes; cs231n_bn/normalization.py writes that computation once
 and tabulates the axes of each layer. The batch-norm functions spell out their derivation in full: the staged
 backward pass walks the forward graph node by node, the closed form fits on one line.
 
@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from ._normalize import row_buffers, standardize, standardize_backward
+from .normalization import row_buffers, standardize, standardize_backward
 
 _MODES = ("train", "test")
 _BN_PARAM_KEYS = ("mode", "eps", "momentum", "running_mean", "running_var")
@@ -290,7 +290,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
 
         out = gamma * (x - running_mean) / sqrt(running_var + eps) + beta
 
-    This is _normalize.standardize over axis 0 (see there for the whole normalization family).
+    This is normalization.standardize over axis 0 (see there for the whole normalization family).
 
     Inputs:
     - x: Floating array of shape (N, D); train mode needs N >= 2.
@@ -330,7 +330,7 @@ def batchnorm_forward(x, gamma, beta, bn_param):
         running_var += (1 - momentum) * var.ravel()
     else:
         inv_std = 1.0 / np.sqrt(running_var + eps)
-        with row_buffers(x):  # per-feature vectors broadcast over the rows: see _normalize.row_buffers
+        with row_buffers(x):  # per-feature vectors broadcast over the rows: see normalization.row_buffers
             x_hat = x - running_mean
             x_hat *= inv_std
     # In place where possible: every (N, D) temporary costs a fresh allocation and a pass over memory.
@@ -358,7 +358,7 @@ def batchnorm_backward(dout, cache):
         (8) gamma_x_hat = gamma * x_hat
         (9) out = gamma_x_hat + beta
 
-    (batchnorm_forward evaluates this graph through _normalize.standardize, fusing (3)-(4) into one einsum and
+    (batchnorm_forward evaluates this graph through normalization.standardize, fusing (3)-(4) into one einsum and
     (5)-(6) into one line.) The cache keeps only x_hat and inv_std, so the intermediates are rebuilt first
     (std = 1 / inv_std, x_centered = x_hat * std); then the steps run from node (9) back to node (1), each
     multiplying the upstream derivative by the node's local derivative. Where a variable feeds two nodes
@@ -433,9 +433,9 @@ def batchnorm_backward_alt(dout, cache):
     dbeta = dout.sum(axis=0)
     dgamma = np.einsum("nd,nd->d", dout, x_hat)  # sum over n of dout * x_hat, without an (N, D) temporary
     # The closed form: dx = gamma * inv_std * (dout - (dbeta + x_hat * dgamma) / N), evaluated in place in dx:
-    # four passes over (N, D) arrays and one allocation. (It is _normalize.standardize_backward(dout * gamma,
+    # four passes over (N, D) arrays and one allocation. (It is normalization.standardize_backward(dout * gamma,
     # x_hat, inv_std, axis=0) with gamma, constant over the batch axis, pulled out of the means.)
-    with row_buffers(x_hat):  # per-feature vectors broadcast over the rows: see _normalize.row_buffers
+    with row_buffers(x_hat):  # per-feature vectors broadcast over the rows: see normalization.row_buffers
         dx = x_hat * (dgamma / N)
         dx += dbeta / N
         np.subtract(dout, dx, out=dx)
@@ -456,7 +456,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
         mean = sum_d x[:, d] / D;    var = sum_d (x[:, d] - mean)**2 / D      (one per sample)
         out = gamma * (x - mean) / sqrt(var + eps) + beta
 
-    Train and test time are identical: no running statistics. This is _normalize.standardize over axis 1.
+    Train and test time are identical: no running statistics. This is normalization.standardize over axis 1.
 
     Inputs:
     - x: Floating array of shape (N, D).
@@ -516,7 +516,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
 
     Train time: mean, var over axes (0, 2, 3); x_hat = (x - mean) / sqrt(var + eps); out = gamma * x_hat + beta;
     running averages updated as in batchnorm_forward. Test time: normalize with the running averages.
-    This is _normalize.standardize over axes (0, 2, 3).
+    This is normalization.standardize over axes (0, 2, 3).
 
     Inputs:
     - x: Floating array of shape (N, C, H, W); train mode needs N * H * W >= 2.
@@ -591,7 +591,7 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         out = gamma * x_hat + beta                          (one gamma, beta per channel)
 
     Train and test time are identical. G = 1 is layer norm over (C, H, W); G = C is instance norm.
-    This is _normalize.standardize over axes (2, 3, 4) of x_groups.
+    This is normalization.standardize over axes (2, 3, 4) of x_groups.
 
     Inputs:
     - x: Floating array of shape (N, C, H, W).

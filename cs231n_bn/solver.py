@@ -38,7 +38,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cs231n_bn import optim
-from cs231n_bn.atomic import atomic_write
+from cs231n_bn.kit.atomic import atomic_write
 
 CHECKPOINT_FORMAT = "cs231n_bn solver checkpoint"
 CHECKPOINT_VERSION = 1
@@ -86,7 +86,7 @@ class Solver:
       np.random.seed(...) beforehand makes the run repeatable, as in cs231n. (Random parts of the model itself,
       such as unseeded dropout, follow NumPy's global generator.)
     - callbacks: Sequence of callables; each is called as cb(solver) once when train() starts and after every
-      iteration (solver.iteration is then the number of iterations done). See cs231n_bn.monitors.
+      iteration (solver.iteration is then the number of iterations done). See cs231n_bn.kit.monitors.
 
     Attributes: loss_history (one float per iteration), train_acc_history and val_acc_history (one float per
     accuracy check: after the first iteration and at the end of every epoch), best_val_acc, best_params,

@@ -5,7 +5,7 @@ import stat
 
 import pytest
 
-from cs231n_bn.atomic import atomic_write, new_file_mode
+from cs231n_bn.kit.atomic import atomic_write, new_file_mode
 
 
 def test_bytes_and_writer_both_land_whole_with_ordinary_permissions(tmp_path):

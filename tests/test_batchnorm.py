@@ -299,7 +299,7 @@ def test_bn_param_must_be_a_dict():
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Wide rows: the kernels shrink NumPy's ufunc buffers to one row (see _normalize.row_buffers)
+# Wide rows: the kernels shrink NumPy's ufunc buffers to one row (see normalization.row_buffers)
 # --------------------------------------------------------------------------------------------------------------
 
 

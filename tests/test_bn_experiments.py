@@ -1,4 +1,4 @@
-"""Tests for cs231n_bn.experiments.bn_experiments: seeding, variant overrides, the sweep summary and its figure."""
+"""Tests for cs231n_bn.kit.experiments.bn_experiments: seeding, variant overrides, the sweep summary and its figure."""
 
 import matplotlib
 
@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
-from cs231n_bn.experiments.bn_experiments import (  # noqa: E402
+from cs231n_bn.kit.experiments.bn_experiments import (  # noqa: E402
     final_loss,
     plot_weight_scale_sweep,
     train_net,

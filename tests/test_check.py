@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cs231n_bn.edition import check as check_cli
-from cs231n_bn.edition import markers
-from cs231n_bn.edition.checks import CHECKS, NOTEBOOK_ORDER
-from cs231n_bn.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
+from cs231n_bn.kit.edition import check as check_cli
+from cs231n_bn.kit.edition import markers
+from cs231n_bn.kit.edition.checks import CHECKS, NOTEBOOK_ORDER
+from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "cs231n_bn"
@@ -52,7 +52,7 @@ def test_every_student_function_has_a_check_from_its_notebook():
         function = region.function.rsplit(".", 1)[-1]
         notebook = re.search(r"(\w+\.ipynb)", region.todo_text)
         candidates = [c for c in CHECKS if function in c.functions]
-        assert candidates, f"{path}: {region.function} has no self-check in cs231n_bn/edition/checks.py"
+        assert candidates, f"{path}: {region.function} has no self-check in cs231n_bn/kit/edition/checks.py"
         if notebook:
             assert notebook.group(1) in {c.notebook for c in candidates}, \
                 f"{path}: {region.function} is explained in {notebook.group(1)}, its check is filed elsewhere"

@@ -10,9 +10,9 @@ import time
 import numpy as np
 import pytest
 
-from cs231n_bn.data.fetch import fetch, main
-from cs231n_bn.data.sources import DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST
-from cs231n_bn.data.store import file_hexdigests
+from cs231n_bn.kit.data.fetch import fetch, main
+from cs231n_bn.kit.data.sources import DEBIAN_FASHION_MNIST_DIR, FASHION_MNIST
+from cs231n_bn.kit.data.store import file_hexdigests
 from cs231n_bn.data_utils import get_class_names, get_data, load_dataset
 from fixtures.data_fixtures import clear_proxies, closed_port_url
 

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from cs231n_bn.data import fetch as fetch_module
-from cs231n_bn.data import sources
-from cs231n_bn.data.fetch import DOWNLOAD_DIR, FetchError, apt_install, fetch, main
-from cs231n_bn.data.store import ChecksumError, DatasetNotFoundError
+from cs231n_bn.kit.data import fetch as fetch_module
+from cs231n_bn.kit.data import sources
+from cs231n_bn.kit.data.fetch import DOWNLOAD_DIR, FetchError, apt_install, fetch, main
+from cs231n_bn.kit.data.store import ChecksumError, DatasetNotFoundError
 from cs231n_bn.data_utils import load_dataset
 from fixtures.data_fixtures import (FixtureServer, clear_proxies, closed_port_url, gzip_bytes, make_cifar_dataset,
                                     make_idx_dataset, md5, sha256)

@@ -5,7 +5,7 @@ import gzip
 import numpy as np
 import pytest
 
-from cs231n_bn.data.formats import (FormatError, parse_cifar_batch, parse_idx, parse_idx_pair, read_bytes,
+from cs231n_bn.kit.data.formats import (FormatError, parse_cifar_batch, parse_idx, parse_idx_pair, read_bytes,
                                     read_cifar_batch, read_idx)
 from fixtures.data_fixtures import cifar_bytes, gzip_bytes, idx_bytes
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from cs231n_bn import data_utils
-from cs231n_bn.data import sources
-from cs231n_bn.data.fetch import fetch
-from cs231n_bn.data.store import ChecksumError, DatasetNotFoundError
+from cs231n_bn.kit.data import sources
+from cs231n_bn.kit.data.fetch import fetch
+from cs231n_bn.kit.data.store import ChecksumError, DatasetNotFoundError
 from cs231n_bn.data_utils import get_CIFAR10_data, get_class_names, get_data, load_dataset
 from fixtures.data_fixtures import make_cifar_dataset, make_idx_dataset
 

@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from cs231n_bn import _normalize
+from cs231n_bn import normalization
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
 from fixtures.gradients import gradient_errors
 from cs231n_bn.layers import (
@@ -42,14 +42,14 @@ def _spatial(shape, seed, offset=4.0):
 @pytest.mark.parametrize("shape, axis", [((5, 4), 0), ((5, 4), 1), ((3, 4, 2, 5), (0, 2, 3)), ((2, 3, 2, 4), (-1, 1))])
 def test_standardize_over_any_axes(shape, axis):
     x = 2.0 + 3 * np.random.default_rng(0).standard_normal(shape)
-    x_hat, mean, var, inv_std = _normalize.standardize(x, axis, eps=1e-3)
+    x_hat, mean, var, inv_std = normalization.standardize(x, axis, eps=1e-3)
     assert np.allclose(mean, x.mean(axis=axis, keepdims=True), rtol=1e-13)
     assert np.allclose(var, x.var(axis=axis, keepdims=True), rtol=1e-12)
     assert np.allclose(inv_std, 1 / np.sqrt(var + 1e-3), rtol=1e-13)
     assert np.allclose(x_hat, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-12)
     dx_hat = np.random.default_rng(1).standard_normal(shape)
-    dx = _normalize.standardize_backward(dx_hat, x_hat, inv_std, axis)
-    numeric = eval_numerical_gradient_array(lambda v: _normalize.standardize(v, axis, 1e-3)[0], x, dx_hat)
+    dx = normalization.standardize_backward(dx_hat, x_hat, inv_std, axis)
+    numeric = eval_numerical_gradient_array(lambda v: normalization.standardize(v, axis, 1e-3)[0], x, dx_hat)
     assert rel_error(dx, numeric) < GRAD_TOL
 
 
@@ -57,7 +57,7 @@ def test_sum_of_products_keeps_reduced_axes():
     rng = np.random.default_rng(2)
     a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
     for axis in (0, (0, 2), -1, (1, 2)):
-        assert np.allclose(_normalize.sum_of_products(a, b, axis), np.sum(a * b, axis=axis, keepdims=True))
+        assert np.allclose(normalization.sum_of_products(a, b, axis), np.sum(a * b, axis=axis, keepdims=True))
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -18,11 +18,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from cs231n_bn.edition import markers
-from cs231n_bn.edition.markers import MarkerError, find_regions, restore, stub_text
-from cs231n_bn.edition.notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
-from cs231n_bn.edition.release import main as release_main
-from cs231n_bn.edition.tree import (build_student_edition, compare_editions, edition_files, find_leaks,
+from cs231n_bn.kit.edition import markers
+from cs231n_bn.kit.edition.markers import MarkerError, find_regions, restore, stub_text
+from cs231n_bn.kit.edition.notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
+from cs231n_bn.kit.edition.release import main as release_main
+from cs231n_bn.kit.edition.tree import (build_student_edition, compare_editions, edition_files, find_leaks,
                                     restore_tree, scan_tree, secret_lines, write_tree)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""`python -m cs231n_bn reproduce` and the Figure 1 experiment behind it (cs231n_bn/experiments/figure1.py).
+"""`python -m cs231n_bn reproduce` and the Figure 1 experiment behind it (cs231n_bn/kit/experiments/figure1.py).
 
 The command's tests train for a few hundred steps on Fashion-MNIST (fetched by setup.sh); the experiment's
 unit tests use small synthetic data.
@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from cs231n_bn.classifiers.paper_net import PaperNet
-from cs231n_bn.experiments import figure1, reproduce
-from cs231n_bn.monitors import forward_activations
+from cs231n_bn.kit.experiments import figure1, reproduce
+from cs231n_bn.kit.monitors import forward_activations
 
 STEPS = 200
 EVAL_EVERY = 100

@@ -1,11 +1,11 @@
-"""Named activations and the recorder callbacks (cs231n_bn.monitors) with the Solver."""
+"""Named activations and the recorder callbacks (cs231n_bn.kit.monitors) with the Solver."""
 
 import numpy as np
 import pytest
 
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.classifiers.paper_net import PaperNet
-from cs231n_bn.monitors import AccuracyRecorder, ActivationRecorder, forward_activations
+from cs231n_bn.kit.monitors import AccuracyRecorder, ActivationRecorder, forward_activations
 from cs231n_bn.solver import Solver
 
 

@@ -77,7 +77,7 @@ def add_l2_penalty(loss, grads, params, reg, num_layers):
 
 def activation_names(num_hidden, normalized, nonlinearity):
     """
-    The named activations a fully connected classifier exposes (see cs231n_bn.monitors): for each hidden layer
+    The named activations a fully connected classifier exposes (see cs231n_bn.kit.monitors): for each hidden layer
     i = 1..num_hidden, 'affine{i}', 'norm{i}' (when normalized), 'preact{i}' (the nonlinearity's input) and
     '{nonlinearity}{i}'; then 'scores'.
 

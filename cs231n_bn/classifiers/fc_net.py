@@ -40,7 +40,7 @@ class FullyConnectedNet:
     at first; batch norm adds running_mean and running_var to them), empty without normalization; and
     self.dropout_param ({'mode', 'p'} and 'seed' if a seed was given) when dropout is used.
 
-    Named activations (see cs231n_bn.monitors): set self.activations to a dict and the next forward pass stores
+    Named activations (see cs231n_bn.kit.monitors): set self.activations to a dict and the next forward pass stores
     'affine{i}', 'norm{i}' (normalized nets), 'preact{i}' (the ReLU's input), 'relu{i}' for i = 1..L-1, and
     'scores' in it; self.activation_names lists them.
     """

@@ -28,7 +28,7 @@ class PaperNet:
     nonlinearity", as in the paper). The Solver trains it like FullyConnectedNet: same loss(X, y=None) interface,
     same parameter names (W1, b1, ..., W4, b4, gamma1, beta1, ..., gamma3, beta3) and bn_params.
 
-    Named activations (see cs231n_bn.monitors): set self.activations to a dict and the next forward pass stores
+    Named activations (see cs231n_bn.kit.monitors): set self.activations to a dict and the next forward pass stores
     'affine{i}', 'norm{i}' (with batch norm), 'preact{i}' (the sigmoids' input: what the paper's Figure 1(b, c)
     plots for the last hidden layer, 'preact3'), 'sigmoid{i}' for i = 1, 2, 3, and 'scores' in it.
     """

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .tree import ReleaseError, build_student_edition, write_tree
 
-SOURCE_ROOT = Path(__file__).resolve().parents[2]
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
 
 
 def parse_args(argv):

@@ -556,9 +556,9 @@ def check_fc_net_dropout():
 # ----------------------------------------------------------------------------------------------------------------
 # NormalizationFamily.ipynb
 
-@check("_normalize.standardize", "NormalizationFamily.ipynb")
+@check("normalization.standardize", "NormalizationFamily.ipynb")
 def check_standardize():
-    normalize = _module("_normalize")
+    normalize = _module("normalization")
     x = 1e8 + _rng(31).normal(size=(3, 4, 2, 5))  # offset 1e8: the variance must be two-pass
     for axis in (0, 1, (0, 2, 3), (1, 2, 3)):
         result = unpack(normalize.standardize(x, axis, 1e-5), ("x_hat", "mean", "var", "inv_std"), "standardize")
@@ -574,9 +574,9 @@ def check_standardize():
         expect_normalized(f"standardize x_hat (axis={axis})", x_hat, axis, want_var, 1e-5)
 
 
-@check("_normalize.standardize_backward", "NormalizationFamily.ipynb")
+@check("normalization.standardize_backward", "NormalizationFamily.ipynb")
 def check_standardize_backward():
-    normalize = _module("_normalize")
+    normalize = _module("normalization")
     rng = _rng(32)
     x = rng.normal(size=(3, 2, 2, 2)) * 2 + 1
     dx_hat = rng.normal(size=x.shape)

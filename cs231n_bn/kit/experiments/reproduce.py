@@ -1,6 +1,6 @@
 """`python -m cs231n_bn reproduce`: Ioffe & Szegedy (2015), Figure 1, without Jupyter.
 
-Trains the paper's sigmoid network with and without batch norm (cs231n_bn/experiments/figure1.py, the same
+Trains the paper's sigmoid network with and without batch norm (cs231n_bn/kit/experiments/figure1.py, the same
 code as notebooks/PaperReproduction.ipynb), showing a progress bar, then writes into --out:
 
     figure1.png                    the three panels of Figure 1
@@ -22,8 +22,8 @@ import sys
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from cs231n_bn.atomic import atomic_write  # noqa: E402
-from cs231n_bn.experiments import figure1  # noqa: E402 (imports NumPy)
+from cs231n_bn.kit.atomic import atomic_write  # noqa: E402
+from cs231n_bn.kit.experiments import figure1  # noqa: E402 (imports NumPy)
 
 PROG = "python -m cs231n_bn reproduce"
 
@@ -97,8 +97,8 @@ def main(argv=None):
     if os.path.exists(args.out) and not os.path.isdir(args.out):
         return _error(f"--out {args.out!r} exists and is not a directory")
 
-    from cs231n_bn.data.store import ChecksumError, DatasetNotFoundError
-    from cs231n_bn.data.formats import FormatError
+    from cs231n_bn.kit.data.store import ChecksumError, DatasetNotFoundError
+    from cs231n_bn.kit.data.formats import FormatError
 
     try:
         data = figure1.load_data(args.dataset, root=args.data_root)

@@ -61,10 +61,10 @@ def _todo_reason(entry, error):
 
 def _location(error):
     """' (at layers.py:123 in batchnorm_forward)' for the deepest frame inside the package."""
-    package = Path(__file__).resolve().parents[1]
+    package = Path(__file__).resolve().parents[2]
     for frame in reversed(traceback.extract_tb(error.__traceback__)):
         path = Path(frame.filename).resolve()
-        if package in path.parents and "edition" not in path.relative_to(package).parts:
+        if package in path.parents and "kit" not in path.relative_to(package).parts:
             return f" (at {path.relative_to(package).as_posix()}:{frame.lineno} in {frame.name})"
     return ""
 

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from cs231n_bn.atomic import atomic_write
+from cs231n_bn.kit.atomic import atomic_write
 from cs231n_bn.classifiers.paper_net import PaperNet
-from cs231n_bn.monitors import forward_activations
+from cs231n_bn.kit.monitors import forward_activations
 
 # The paper's set-up (Section 4.1) and the choices it leaves open.
 STEPS = 50000
@@ -97,7 +97,7 @@ def load_data(dataset="fashion-mnist", root=None):
     - root: data root (default: $CS231N_BN_DATA, else the repository's datasets/).
 
     Returns a dict with 'X_train' (55000, 784), 'y_train' (55000,), 'X_test' (10000, 784), 'y_test' (10000,),
-    the 5000-image validation split 'X_val', 'y_val' (unused here), and 'dataset' (the name, for titles). Raises cs231n_bn.data.store.DatasetNotFoundError (a
+    the 5000-image validation split 'X_val', 'y_val' (unused here), and 'dataset' (the name, for titles). Raises cs231n_bn.kit.data.store.DatasetNotFoundError (a
     FileNotFoundError whose message is the fetch command) when the data set is missing.
     """
     if dataset not in DATASETS:

@@ -14,7 +14,7 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-from cs231n_bn.atomic import new_file_mode
+from cs231n_bn.kit.atomic import new_file_mode
 
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,

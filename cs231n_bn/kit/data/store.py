@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 ROOT_ENV = "CS231N_BN_DATA"
-REPO_DIR = Path(__file__).resolve().parents[2]
+REPO_DIR = Path(__file__).resolve().parents[3]
 
 
 class ChecksumError(ValueError):

@@ -18,7 +18,7 @@ import sys
 import tarfile
 from pathlib import Path
 
-from cs231n_bn.atomic import atomic_write
+from cs231n_bn.kit.atomic import atomic_write
 
 from .download import DEFAULT_TIMEOUT, DownloadError, download, part_path
 from .formats import FormatError, read_bytes
