@@ -17,8 +17,8 @@ from cs231n_bn.kit.data import sources
 from cs231n_bn.kit.data.fetch import DOWNLOAD_DIR, FetchError, apt_install, fetch, main
 from cs231n_bn.kit.data.store import ChecksumError, DatasetNotFoundError
 from cs231n_bn.data_utils import load_dataset
-from fixtures.data_fixtures import (FixtureServer, clear_proxies, closed_port_url, gzip_bytes, make_cifar_dataset,
-                                    make_idx_dataset, md5, sha256)
+from fixtures.data_fixtures import (FixtureServer, clear_proxies, closed_port_url, deny_writes, gzip_bytes,
+                                    make_cifar_dataset, make_idx_dataset, md5, sha256)
 
 
 @pytest.fixture(autouse=True)
@@ -456,46 +456,7 @@ def test_a_mirror_dripping_bytes_meets_the_deadline(tiny, tmp_path):
 
 @pytest.fixture
 def read_only(monkeypatch):
-    """read_only(directory): from now on, writing inside `directory` fails with EACCES, as in a folder without
-    write permission (the tests run as any user, root included, so permissions alone cannot be relied on)."""
-    import errno
-    import os as os_module
-
-    folders = []
-
-    def inside(path):
-        path = os_module.path.abspath(os_module.fspath(path))
-        return any(path == f or path.startswith(f + os_module.sep) for f in folders)
-
-    def denied(path):
-        return PermissionError(errno.EACCES, "Permission denied", os_module.fspath(path))
-
-    real = {name: getattr(os_module, name) for name in ("open", "unlink", "mkdir", "replace", "rename", "access")}
-
-    def fake_open(path, flags, *args, **kwargs):
-        if inside(path) and flags & (os_module.O_WRONLY | os_module.O_RDWR | os_module.O_CREAT):
-            raise denied(path)
-        return real["open"](path, flags, *args, **kwargs)
-
-    def refuse(name):
-        def fake(path, *args, **kwargs):
-            if inside(path):
-                if name == "mkdir" and os_module.path.exists(path):
-                    raise FileExistsError(errno.EEXIST, "File exists", os_module.fspath(path))
-                raise denied(path)
-            return real[name](path, *args, **kwargs)
-        return fake
-
-    def fake_access(path, mode, *args, **kwargs):
-        if inside(path) and mode & os_module.W_OK:
-            return False
-        return real["access"](path, mode, *args, **kwargs)
-
-    monkeypatch.setattr(os_module, "open", fake_open)
-    for name in ("unlink", "mkdir", "replace", "rename"):
-        monkeypatch.setattr(os_module, name, refuse(name))
-    monkeypatch.setattr(os_module, "access", fake_access)
-    return lambda directory: folders.append(os_module.path.abspath(directory))
+    return deny_writes(monkeypatch)
 
 
 def test_read_only_folder_with_a_wrong_file_says_what_to_do(tiny, tmp_path, read_only, capsys):
