@@ -552,3 +552,24 @@ def test_a_tar_gz_bomb_is_refused_without_inflating_it(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB used to refuse the bomb"
+
+
+def test_ctrl_c_keeps_the_partial_download_and_says_how_to_go_on(tiny, tmp_path, monkeypatch, capsys):
+    spec, archives, raw = tiny
+    real_download = fetch_module.download
+
+    def interrupted(url, dest, **kwargs):  # Ctrl-C once half of the first file has arrived
+        fetch_module.part_path(dest).write_bytes(archives[dest.name][: len(archives[dest.name]) // 2])
+        raise KeyboardInterrupt
+
+    with FixtureServer(archives) as server:
+        datasets = {"mnist": with_mirrors(spec, server.url("ok"))}
+        monkeypatch.setattr(fetch_module, "download", interrupted)
+        assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets=datasets) == 130
+        assert "interrupted: mnist is not complete; run the command again" in capsys.readouterr().err
+        directory = tmp_path / "mnist"
+        assert kept_files(directory) == [] and not (directory / ".fetch.lock").exists()
+        monkeypatch.setattr(fetch_module, "download", real_download)
+        assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets=datasets) == 0
+        assert server.requests[0][2] == f"bytes={len(archives['train-images-idx3-ubyte.gz']) // 2}-"  # resumed
+    assert_complete(directory, raw)

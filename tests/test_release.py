@@ -793,3 +793,15 @@ def test_release_of_this_repository_notebook_runs_until_its_first_todo(name, rep
         client.execute()
     assert error.value.ename == "NotImplementedError", f"{name}: {error.value.ename}: {error.value.evalue}"
     assert error.value.evalue in stub_messages(out), error.value.evalue
+
+
+def test_ctrl_c_during_the_release_writes_nothing(solution, tmp_path, monkeypatch, capsys):
+    from cs231n_bn.kit.edition import tree
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tree, "_git_single_commit", interrupted)  # Ctrl-C as the tree is nearly complete
+    assert release_main(["--out", str(tmp_path / "student"), "--source", str(solution), "--git"]) == 130
+    assert "interrupted: nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["solution"]

@@ -447,6 +447,11 @@ def main(argv=None, datasets=None):
         except (FetchError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed.append(name)
+        except KeyboardInterrupt:
+            # Verified files are kept, a partial download stays hidden in .download/ for the next run.
+            print(f"\ninterrupted: {name} is not complete; run the command again to go on where it stopped",
+                  file=sys.stderr)
+            return 130
         sys.stdout.flush()
     if failed and len(names) > 1:
         print(f"error: not fetched: {', '.join(failed)}; fetched: "

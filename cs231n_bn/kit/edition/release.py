@@ -53,6 +53,9 @@ def main(argv=None):
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
     except (OSError, subprocess.SubprocessError) as error:
         print(f"error: cannot write the student edition to {args.out}: {_reason(error)}; nothing was changed "
               f"there. Choose a folder you can write to.", file=sys.stderr)
