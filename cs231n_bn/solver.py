@@ -92,6 +92,12 @@ class Solver:
     Attributes: loss_history (one float per iteration), train_acc_history and val_acc_history (one float per
     accuracy check: after the first iteration and at the end of every epoch), best_val_acc, best_params,
     epoch, iteration, num_iterations, iterations_per_epoch.
+
+    Everything is checked once, here, before any training: an unknown keyword or optim_config key, a
+    hyperparameter out of its range (learning_rate, epsilon > 0 and finite; momentum, decay_rate, beta1, beta2 in
+    [0, 1); lr_decay > 0 and finite; integer batch_size, num_epochs, ...), data of the wrong shapes, NaN or
+    infinite rows in X, labels that are not integers in 0 .. C - 1 (C: the number of scores the model gives one
+    validation example, in test mode) and non-finite parameters raise a ValueError or TypeError naming the value.
     """
 
     def __init__(self, model, data, **kwargs):
