@@ -150,6 +150,9 @@ def _dataset_lock(directory, spec, log):
     while True:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the process we waited for failed and removed the empty folder
+            _make_writable_dir(directory, spec, [])
+            continue
         except OSError as err:
             _raise_if_unwritable(err, directory, spec)
             raise
