@@ -573,3 +573,28 @@ def test_ctrl_c_keeps_the_partial_download_and_says_how_to_go_on(tiny, tmp_path,
         assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets=datasets) == 0
         assert server.requests[0][2] == f"bytes={len(archives['train-images-idx3-ubyte.gz']) // 2}-"  # resumed
     assert_complete(directory, raw)
+
+
+def test_a_fetch_waiting_for_one_that_fails_gets_its_own_clear_answer(tiny, tmp_path):
+    import threading
+
+    spec, archives, _ = tiny
+    spec = dataclasses.replace(spec, archives=spec.archives[:1])
+    results = {}
+    with FixtureServer(archives, delay=0.3) as server:  # 503 after 0.3 s; the first fetch removes its empty folder
+        spec = with_mirrors(spec, server.url("slow-headers"))
+
+        def run(i):
+            try:
+                results[i] = fetch(spec, tmp_path, allow_apt=False, progress=False, log=lambda line: None, timeout=5)
+            except BaseException as err:  # noqa: BLE001 - checked below
+                results[i] = err
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(timeout=60)
+    assert all(isinstance(results[i], FetchError) and "HTTP error 503" in str(results[i]) for i in (0, 1)), results
+    assert not (tmp_path / "mnist").exists()
