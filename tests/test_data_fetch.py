@@ -6,6 +6,7 @@ whose specs carry their own digests.
 
 import dataclasses
 import gzip
+import os
 import time
 
 import numpy as np
@@ -16,8 +17,8 @@ from cs231n_bn.kit.data import sources
 from cs231n_bn.kit.data.fetch import DOWNLOAD_DIR, FetchError, apt_install, fetch, main
 from cs231n_bn.kit.data.store import ChecksumError, DatasetNotFoundError
 from cs231n_bn.data_utils import load_dataset
-from fixtures.data_fixtures import (FixtureServer, clear_proxies, closed_port_url, gzip_bytes, make_cifar_dataset,
-                                    make_idx_dataset, md5, sha256)
+from fixtures.data_fixtures import (FixtureServer, clear_proxies, closed_port_url, deny_writes, gzip_bytes,
+                                    make_cifar_dataset, make_idx_dataset, md5, sha256)
 
 
 @pytest.fixture(autouse=True)
@@ -395,3 +396,205 @@ def test_data_root_comes_from_the_environment(tiny, tmp_path, monkeypatch):
 def test_checksum_error_names_file_expected_and_actual():
     err = ChecksumError("f.bin", "sha256", "aa", "bb")
     assert str(err) == "f.bin: sha256 mismatch: expected aa, got bb" and isinstance(err, ValueError)
+
+
+# Concurrent runs, sizes and deadlines, folders that cannot be written.
+
+def test_two_fetches_of_the_same_data_set_take_turns(tiny, tmp_path):
+    """Two fetches at once (two terminals, two notebooks) into one root: both succeed, the files are downloaded
+    once, and no partial download is shared between them."""
+    import threading
+
+    spec, archives, raw = tiny
+    results, logs = {}, {0: [], 1: []}
+    with FixtureServer(archives, delay=0.3) as server:
+        spec = with_mirrors(spec, server.url("pause"))
+
+        def run(i):
+            try:
+                results[i] = fetch(spec, tmp_path, allow_apt=False, progress=False, log=logs[i].append)
+            except BaseException as err:  # noqa: BLE001 - reported by the assertion below
+                results[i] = err
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(timeout=60)
+        assert results == {0: tmp_path / "mnist", 1: tmp_path / "mnist"}
+        assert len(server.requests) == 4  # the second found the first one's files verified
+    assert any("another fetch of Tiny mnist" in line and "waiting" in line for line in logs[1])
+    assert_complete(tmp_path / "mnist", raw)
+    assert sorted(p.name for p in (tmp_path / "mnist").iterdir()) == sorted(f.name for f in spec.files)
+
+
+def test_a_mirror_sending_too_much_is_cut_off(tiny, tmp_path):
+    spec, archives, _ = tiny
+    spec = dataclasses.replace(spec, archives=spec.archives[3:])  # t10k-labels: a few hundred bytes
+    with FixtureServer(archives, flood=32 << 20) as server:
+        start = time.monotonic()
+        with pytest.raises(FetchError, match=r"the server sent more than \d+ bytes, more than this file may have"):
+            quiet_fetch(with_mirrors(spec, server.url("endless")), tmp_path)
+        with pytest.raises(FetchError, match=r"the server announces 33554432 bytes, more than the \d+ this file"):
+            quiet_fetch(with_mirrors(spec, server.url("huge-length")), tmp_path)
+        assert time.monotonic() - start < 10
+    assert kept_files(tmp_path / "mnist") == []
+    assert not (tmp_path / "mnist" / DOWNLOAD_DIR).exists()  # nothing of the flood is kept
+
+
+def test_a_mirror_dripping_bytes_meets_the_deadline(tiny, tmp_path):
+    spec, archives, _ = tiny
+    spec = dataclasses.replace(spec, archives=spec.archives[:1])
+    with FixtureServer(archives, delay=0.05) as server:  # a byte every 0.05 s: no read ever times out
+        start = time.monotonic()
+        with pytest.raises(FetchError, match=r"not finished within 0.5 s \(\d+ bytes so far\)"):
+            quiet_fetch(with_mirrors(spec, server.url("drip")), tmp_path, timeout=5, deadline=0.5)
+        assert time.monotonic() - start < 4
+    assert kept_files(tmp_path / "mnist") == []
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    return deny_writes(monkeypatch)
+
+
+def test_read_only_folder_with_a_wrong_file_says_what_to_do(tiny, tmp_path, read_only, capsys):
+    spec, archives, raw = tiny
+    with FixtureServer(archives) as server:
+        spec = with_mirrors(spec, server.url("ok"))
+        directory, _ = quiet_fetch(spec, tmp_path)
+        (directory / "t10k-labels-idx1-ubyte").write_bytes(b"\x00\x00\x08\x01" + b"\x00" * 10)
+        read_only(directory)
+        with pytest.raises(FetchError) as info:
+            quiet_fetch(spec, tmp_path)
+        assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets={"mnist": spec}) == 1
+    message = str(info.value)
+    assert f"cannot write to {directory} (Permission denied)" in message
+    assert "t10k-labels-idx1-ubyte: present but wrong: t10k-labels-idx1-ubyte: size mismatch" in message
+    assert "it cannot be replaced there" in message and "--root DIR" in message and "CS231N_BN_DATA" in message
+    out, err = capsys.readouterr()
+    assert "removed" not in out and "Traceback" not in err and "cannot write to" in err
+    assert (directory / "t10k-labels-idx1-ubyte").read_bytes() == b"\x00\x00\x08\x01" + b"\x00" * 10  # untouched
+
+
+def test_read_only_folder_with_every_file_verified_is_fine(tiny, tmp_path, read_only):
+    spec, archives, raw = tiny
+    with FixtureServer(archives) as server:
+        spec = with_mirrors(spec, server.url("ok"))
+        directory, _ = quiet_fetch(spec, tmp_path)
+        read_only(directory)
+        _, log = quiet_fetch(spec, tmp_path)
+        assert len(server.requests) == 4
+    assert sum("present, verified" in line for line in log) == 4
+
+
+def test_read_only_root_without_the_data_set_says_what_to_do(tiny, tmp_path, read_only):
+    spec, archives, _ = tiny
+    read_only(tmp_path)
+    with pytest.raises(FetchError, match=r"cannot write to .*mnist \(Permission denied\)\. Make the folder writable"):
+        quiet_fetch(with_mirrors(spec, closed_port_url()), tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_really_read_only_folder_with_a_wrong_file(tiny, tmp_path):
+    spec, archives, _ = tiny
+    with FixtureServer(archives) as server:
+        spec = with_mirrors(spec, server.url("ok"))
+        directory, _ = quiet_fetch(spec, tmp_path)
+        (directory / "t10k-labels-idx1-ubyte").write_bytes(b"wrong")
+        os.chmod(directory, 0o555)
+        try:
+            with pytest.raises(FetchError, match="cannot write to"):
+                quiet_fetch(spec, tmp_path)
+        finally:
+            os.chmod(directory, 0o755)
+
+
+def test_a_kept_gzip_bomb_is_refused_without_inflating_it(tiny, tmp_path):
+    import tracemalloc
+
+    spec, archives, raw = tiny
+    directory = tmp_path / "mnist"
+    with FixtureServer(archives) as server:
+        spec = with_mirrors(spec, server.url("ok"))
+        quiet_fetch(spec, tmp_path)
+        # 13 KiB on disk, 48 MiB inflated, in place of a 10 KB labels file.
+        (directory / "t10k-labels-idx1-ubyte").write_bytes(gzip_bytes(bytes(48 << 20), level=1))
+        tracemalloc.start()
+        try:
+            _, log = quiet_fetch(spec, tmp_path)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert any("t10k-labels-idx1-ubyte: present but wrong, removed" in line and "decompression stopped" in line
+               for line in log)
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB used to refuse the bomb"
+    assert_complete(directory, raw)
+
+
+def test_a_tar_gz_bomb_is_refused_without_inflating_it(tmp_path):
+    import tracemalloc
+
+    from fixtures.data_fixtures import tar_gz_bytes
+
+    spec, archives, _ = make_cifar_dataset()
+    archive = spec.archives[0]
+    bomb = tar_gz_bytes({"cifar-10-batches-bin/data_batch_1.bin": bytes(48 << 20)})
+    directory = tmp_path / "cifar10"
+    directory.mkdir()
+    (directory / archive.filename).write_bytes(bomb)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=r"cifar-10-binary.tar.gz: .*more than"):
+            quiet_fetch(with_mirrors(spec, closed_port_url()), tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB used to refuse the bomb"
+
+
+def test_ctrl_c_keeps_the_partial_download_and_says_how_to_go_on(tiny, tmp_path, monkeypatch, capsys):
+    spec, archives, raw = tiny
+    real_download = fetch_module.download
+
+    def interrupted(url, dest, **kwargs):  # Ctrl-C once half of the first file has arrived
+        fetch_module.part_path(dest).write_bytes(archives[dest.name][: len(archives[dest.name]) // 2])
+        raise KeyboardInterrupt
+
+    with FixtureServer(archives) as server:
+        datasets = {"mnist": with_mirrors(spec, server.url("ok"))}
+        monkeypatch.setattr(fetch_module, "download", interrupted)
+        assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets=datasets) == 130
+        assert "interrupted: mnist is not complete; run the command again" in capsys.readouterr().err
+        directory = tmp_path / "mnist"
+        assert kept_files(directory) == [] and not (directory / ".fetch.lock").exists()
+        monkeypatch.setattr(fetch_module, "download", real_download)
+        assert main(["mnist", "--root", str(tmp_path), "--no-apt", "--quiet"], datasets=datasets) == 0
+        assert server.requests[0][2] == f"bytes={len(archives['train-images-idx3-ubyte.gz']) // 2}-"  # resumed
+    assert_complete(directory, raw)
+
+
+def test_a_fetch_waiting_for_one_that_fails_gets_its_own_clear_answer(tiny, tmp_path):
+    import threading
+
+    spec, archives, _ = tiny
+    spec = dataclasses.replace(spec, archives=spec.archives[:1])
+    results = {}
+    with FixtureServer(archives, delay=0.3) as server:  # 503 after 0.3 s; the first fetch removes its empty folder
+        spec = with_mirrors(spec, server.url("slow-headers"))
+
+        def run(i):
+            try:
+                results[i] = fetch(spec, tmp_path, allow_apt=False, progress=False, log=lambda line: None, timeout=5)
+            except BaseException as err:  # noqa: BLE001 - checked below
+                results[i] = err
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+        for thread in threads:
+            thread.start()
+            time.sleep(0.05)
+        for thread in threads:
+            thread.join(timeout=60)
+    assert all(isinstance(results[i], FetchError) and "HTTP error 503" in str(results[i]) for i in (0, 1)), results
+    assert not (tmp_path / "mnist").exists()

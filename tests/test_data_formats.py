@@ -120,3 +120,42 @@ def test_malformed_cifar_batch_is_a_clear_error(mutate, message):
     with pytest.raises(FormatError, match=message) as info:
         parse_cifar_batch(mutate(good), name="data_batch_1.bin")
     assert str(info.value).startswith("data_batch_1.bin: ")
+
+
+@pytest.mark.parametrize("shape", [
+    (2**16, 2**16, 2**16, 2**16),  # the product is 2**64: it overflows int64 to 0
+    (2**32 - 1, 2**32 - 1, 3),  # a negative byte count in int64
+    (2**32 - 1,) * 6,
+])
+def test_idx_header_with_an_impossible_shape_is_a_clear_error(shape):
+    header = bytes([0, 0, 0x08, len(shape)]) + b"".join(n.to_bytes(4, "big") for n in shape)
+    with pytest.raises(FormatError, match=r"the header declares shape .*bytes of data, an impossible size") as info:
+        parse_idx(header + bytes(16), name="labels-file")
+    assert str(info.value).startswith("labels-file: ") and "-" not in str(info.value).split("i.e.")[1].split(" ")[1]
+
+
+def test_large_declared_shape_is_reported_as_truncation():
+    header = bytes([0, 0, 0x08, 2]) + (60000).to_bytes(4, "big") + (784).to_bytes(4, "big")
+    with pytest.raises(FormatError, match=r"truncated: the header declares shape \(60000, 784\), i.e. 47040000 bytes"):
+        parse_idx(header + bytes(100))
+
+
+@pytest.mark.parametrize("packed", [True, False])
+def test_read_bytes_stops_at_max_size(tmp_path, packed):
+    import tracemalloc
+
+    content = bytes(32 << 20)
+    path = tmp_path / "big"
+    path.write_bytes(gzip_bytes(content, level=1) if packed else content)
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match=r"big: .*more than the 1000 .*this file may have"):
+            read_bytes(path, "big", max_size=1000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 << 20, f"{peak / 2**20:.0f} MiB read to refuse it"
+    assert len(read_bytes(path, max_size=len(content))) == len(content)
+    if packed:
+        with pytest.raises(FormatError, match="decompression stopped"):
+            read_bytes(gzip_bytes(content, level=1), max_size=len(content) - 1)

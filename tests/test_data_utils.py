@@ -134,6 +134,25 @@ def test_damaged_file_is_refused_on_load(tiny_mnist):
         get_data("mnist", num_training=10, num_validation=10, root=root)
 
 
+def test_gzip_bomb_in_place_of_a_kept_file_is_refused_without_inflating_it(tiny_mnist):
+    import tracemalloc
+
+    from cs231n_bn.kit.data.formats import FormatError
+    from fixtures.data_fixtures import gzip_bytes
+
+    root, _ = tiny_mnist
+    (root / "mnist" / "train-labels-idx1-ubyte").write_bytes(gzip_bytes(bytes(48 << 20), level=1))
+    tracemalloc.start()
+    try:
+        with pytest.raises(FormatError, match=r"train-labels-idx1-ubyte: decompresses to more than the 68 bytes.*"
+                                              r"fetch the data set again with: python -m cs231n_bn fetch mnist"):
+            load_dataset("mnist", root=root)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 << 20, f"{peak / 2**20:.0f} MiB used to refuse the bomb"
+
+
 def test_cifar10_binary_loader_and_cs231n_alias(tiny_cifar):
     root, (X_all, y_all, X_test_all, y_test_all) = tiny_cifar
     X_train, y_train, X_test, y_test = load_dataset("cifar10", root=root)

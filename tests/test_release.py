@@ -532,6 +532,128 @@ def test_out_may_not_be_the_source(solution, capsys):
     assert (solution / "pkg" / "mod.py").read_text() == MODULE
 
 
+@pytest.mark.parametrize("inside", ["pkg", "notebooks", "tests", "pkg/sub/deeper", "new-folder"])
+def test_out_inside_the_source_tree_is_refused(solution, inside, capsys):
+    (solution / "tests").mkdir()
+    (solution / "tests" / "test_mod.py").write_text("def test_nothing():\n    pass\n")
+    before = {p: p.read_bytes() for p in solution.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert release_main(["--out", str(solution / inside), "--source", str(solution), "--force"]) == 1
+    assert "is inside the solution edition" in capsys.readouterr().err
+    after = {p: p.read_bytes() for p in solution.rglob("*") if p.is_file() and ".git" not in p.parts}
+    assert after == before
+    assert not (solution / inside).exists() or inside in ("pkg", "notebooks", "tests")
+
+
+def test_out_through_a_link_into_the_source_tree_is_refused(solution, tmp_path, capsys):
+    (tmp_path / "alias").symlink_to(solution / "pkg")
+    assert release_main(["--out", str(tmp_path / "alias"), "--source", str(solution), "--force"]) == 1
+    assert "is inside the solution edition" in capsys.readouterr().err
+    assert (solution / "pkg" / "mod.py").read_text() == MODULE
+
+
+def _track_link(solution, path, target):
+    link = solution / path
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(target)
+    git(solution, "add", path)
+    git(solution, "commit", "-q", "-m", f"link {path}")
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="git is not installed")
+def test_a_tracked_link_ships_as_a_copy_of_the_student_file(solution, tmp_path, capsys):
+    import zipfile
+
+    _track_link(solution, "docs/ref.py", "../pkg/mod.py")
+    out = tmp_path / "student"
+    assert release_main(["--out", str(out), "--source", str(solution), "--zip", "--git"]) == 0
+    ref = out / "docs" / "ref.py"
+    assert not ref.is_symlink() and ref.read_bytes() == (out / "pkg" / "mod.py").read_bytes()
+    secrets = secrets_of(solution)
+    assert "centred_values = x - np.mean(x)" in secrets
+    assert scan_tree(out, secrets) == []
+    with zipfile.ZipFile(tmp_path / "student.zip") as archive:
+        shipped = archive.read("student/docs/ref.py").decode()
+    assert "raise NotImplementedError" in shipped and not any(secret in shipped for secret in secrets)
+    committed = git(out, "show", "HEAD:docs/ref.py")
+    assert not any(secret in committed for secret in secrets)
+    assert "120000" not in git(out, "ls-files", "-s")  # no link in the repository either
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="git is not installed")
+@pytest.mark.parametrize("kind", ["outside", "absolute", "folder", "untracked", "dangling"])
+def test_a_link_that_leads_out_of_the_edition_stops_the_release(solution, tmp_path, kind, capsys):
+    outside = tmp_path / "grading"
+    outside.mkdir()
+    (outside / "answers.py").write_text("centred_values = x - np.mean(x)\n")
+    target = {"outside": "../../grading/answers.py", "absolute": str(outside / "answers.py"), "folder": "../pkg",
+              "untracked": "../scratch.py", "dangling": "../nothing.py"}[kind]
+    _track_link(solution, "docs/ref.py", target)
+    out = tmp_path / "student"
+    assert release_main(["--out", str(out), "--source", str(solution), "--zip"]) == 1
+    err = capsys.readouterr().err
+    assert "docs/ref.py: a symbolic link to" in err and "nothing written" in err
+    assert ("outside the tree" in err) == (kind in ("outside", "absolute"))
+    assert not out.exists() and not (tmp_path / "student.zip").exists()
+
+
+@pytest.mark.skipif(not HAS_GIT, reason="git is not installed")
+@pytest.mark.parametrize("failure", ["dubious ownership", "no git"])
+def test_a_checkout_git_cannot_list_is_refused_not_walked(solution, tmp_path, monkeypatch, failure, capsys):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if failure == "dubious ownership":
+        fake = bin_dir / "git"
+        fake.write_text("#!/bin/sh\necho \"fatal: detected dubious ownership in repository at '$PWD'\" >&2\n"
+                        "echo \"To add an exception for this directory, call: git config --global --add "
+                        "safe.directory DIR\" >&2\nexit 128\n")
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))  # only the fake git (or none at all)
+    out = tmp_path / "student"
+    assert release_main(["--out", str(out), "--source", str(solution)]) == 1
+    err = capsys.readouterr().err
+    if failure == "dubious ownership":
+        assert "git ls-files failed (fatal: detected dubious ownership" in err and "safe.directory" in err
+    else:
+        assert "git cannot list its files" in err
+    assert "stops here" in err and not out.exists()
+
+
+def test_tests_fixtures_solutions_is_never_released(tmp_path, capsys):
+    solution = make_solution_tree(tmp_path / "plain", git_repo=False)
+    fixtures = solution / "tests" / "fixtures" / "solutions"
+    fixtures.mkdir(parents=True)
+    (fixtures / "other_style.py").write_text("def centred_square(x):\n    centred = x - x.mean()\n"
+                                             "    return centred * centred\n")
+    out = tmp_path / "student"
+    assert release_main(["--out", str(out), "--source", str(solution)]) == 0
+    assert not (out / "tests" / "fixtures" / "solutions").exists()
+    assert compare_editions(solution, restore_tree(solution, out)) == []
+
+
+def test_out_in_a_folder_that_cannot_be_written_is_a_clear_error(solution, tmp_path, monkeypatch, capsys):
+    from fixtures.data_fixtures import deny_writes
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    deny_writes(monkeypatch)(locked)
+    assert release_main(["--out", str(locked / "student"), "--source", str(solution)]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot write the student edition to {locked / 'student'}: Permission denied" in err
+    assert "Traceback" not in err and list(locked.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root may write anywhere")
+def test_out_in_a_really_read_only_folder_is_a_clear_error(solution, tmp_path, capsys):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        assert release_main(["--out", str(locked / "student"), "--source", str(solution)]) == 1
+    finally:
+        locked.chmod(0o755)
+    assert "Permission denied" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # This repository
 
@@ -663,11 +785,23 @@ def test_release_of_this_repository_notebook_runs_until_its_first_todo(name, rep
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
     monkeypatch.setenv("PYTHONPATH", str(out))  # the kernel imports the student package
-    if (REPO / "datasets").is_dir():
-        monkeypatch.setenv("CS231N_BN_DATA", str(REPO / "datasets"))
+    if (REPO / "datasets").is_dir() and not os.environ.get("CS231N_BN_DATA"):
+        monkeypatch.setenv("CS231N_BN_DATA", str(REPO / "datasets"))  # the data this checkout fetched
     client = NotebookClient(nb, timeout=300, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     with pytest.raises(CellExecutionError) as error:
         client.execute()
     assert error.value.ename == "NotImplementedError", f"{name}: {error.value.ename}: {error.value.evalue}"
     assert error.value.evalue in stub_messages(out), error.value.evalue
+
+
+def test_ctrl_c_during_the_release_writes_nothing(solution, tmp_path, monkeypatch, capsys):
+    from cs231n_bn.kit.edition import tree
+
+    def interrupted(path):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tree, "_git_single_commit", interrupted)  # Ctrl-C as the tree is nearly complete
+    assert release_main(["--out", str(tmp_path / "student"), "--source", str(solution), "--git"]) == 130
+    assert "interrupted: nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["solution"]

@@ -7,23 +7,38 @@ sources.py) before it is kept, and a file that fails is reported and not kept:
   2. the Debian package's directory, for Fashion-MNIST (/usr/share/datasets/fashion-mnist); when it is
      missing and apt-get can run without a password prompt (as root, or with password-less sudo), the
      package is installed first (apt-get install -y; on failure apt-get update, then one more try);
-  3. HTTP(S) download from the data set's mirrors, in order, each download resumable and verified.
+  3. HTTP(S) download from the data set's mirrors, in order, each download resumable, bounded in size and
+     time (see download.py), and verified.
+Every file is read with a size bound (a gzip bomb is refused without being inflated). Two fetches of one data
+set take turns (a lock file, `.fetch.lock`, in its folder); a folder that cannot be written is reported with
+what to do, and nothing in it is removed.
 """
 
 import argparse
+import contextlib
+import errno
+import gzip
+import io
 import os
 import shutil
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; run one fetch at a time there
+    fcntl = None
 
 from cs231n_bn.kit.atomic import atomic_write
 
 from .download import DEFAULT_TIMEOUT, DownloadError, download, part_path
 from .formats import FormatError, read_bytes
 from .sources import DATASETS
-from .store import ChecksumError, check_content, check_digests, describe_check, file_hexdigests, resolve_root
+from .store import (ROOT_ENV, ChecksumError, check_content, check_digests, describe_check, file_hexdigests,
+                    max_content_size, resolve_root)
 
 DOWNLOAD_DIR = ".download"
 
@@ -33,7 +48,7 @@ class FetchError(RuntimeError):
 
 
 def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAULT_TIMEOUT, progress=True,
-          log=print, apt=None):
+          log=print, apt=None, deadline=None):
     """Make sure every file of a data set is present and verified in `<root>/<spec.name>/`.
 
     Inputs:
@@ -45,15 +60,33 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
     - progress: show download progress bars (stderr).
     - log: called with each line of the report.
     - apt: callable(package, log) -> bool that installs a Debian package (default: `apt_install`).
+    - deadline: seconds one file's download may take in all (default: from its size, see download.py).
 
     Returns:
-    - the data set's directory (a Path). Raises FetchError if some file could not be had.
+    - the data set's directory (a Path). Raises FetchError if some file could not be had, or if the folder
+      cannot be written when something must be written to it.
+
+    Two fetches of the same data set (two terminals, two notebooks) take turns: the second waits for the
+    first, then finds its files present and verified.
     """
     directory = resolve_root(root) / spec.name
-    directory.mkdir(parents=True, exist_ok=True)
     log(f"{spec.title}: {directory}")
+    verified = {}
+    lines = []
+    if all(_present(archive, directory, lines.append, verified, remove=False) for archive in spec.archives):
+        for line in lines:  # everything is there: nothing to write, the folder may even be read-only
+            log(line)
+        log(f"{spec.title}: ready, {len(spec.files)} files verified in {directory}")
+        return directory
+    _make_writable_dir(directory, spec, [line.strip() for line in lines if "present but wrong" in line])
+    with _dataset_lock(directory, spec, log):
+        return _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress, log, apt, deadline,
+                             verified)
 
-    needed = [archive for archive in spec.archives if not _present(archive, directory, log)]
+
+def _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress, log, apt, deadline, verified):
+    # Checked again under the lock: another process may have fetched files meanwhile.
+    needed = [archive for archive in spec.archives if not _present(archive, directory, log, verified)]
     failures = {}
     sources = [("dropped", directory)]
     if spec.debian_dir:
@@ -77,12 +110,16 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
                 _unpack(archive, local, directory, origin, log, check_archive=False)
                 done = True
                 break
-            except (ChecksumError, FormatError, OSError, tarfile.TarError) as err:
+            except (ChecksumError, FormatError, tarfile.TarError) as err:
+                attempts.append(f"{origin}: {err}")
+                log(f"  {archive.filename}: rejected {origin}: {err}")
+            except OSError as err:
+                _raise_if_unwritable(err, directory, spec)
                 attempts.append(f"{origin}: {err}")
                 log(f"  {archive.filename}: rejected {origin}: {err}")
         if not done and allow_download:
             try:
-                done = _download_archive(archive, spec.mirrors, directory, timeout, progress, log, attempts)
+                done = _download_archive(archive, spec, directory, timeout, progress, log, attempts, deadline)
             finally:
                 _remove_empty_dir(directory / DOWNLOAD_DIR)
         elif not done:
@@ -96,27 +133,111 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
             lines += [f"  {filename}: {attempt}" for attempt in attempts] or [f"  {filename}: no source"]
         lines.append(f"Without a network: copy {', '.join(failures)} (as served by {spec.mirrors[0]}) into "
                      f"{directory} by hand and run the command again." if spec.mirrors else "")
-        _remove_empty_dir(directory)
         raise FetchError("\n".join(lines).rstrip())
     log(f"{spec.title}: ready, {len(spec.files)} files verified in {directory}")
     return directory
 
 
-def _present(archive, directory, log):
-    """True when every file of `archive` is already in `directory` and verified; a wrong file is removed."""
+LOCK_NAME = ".fetch.lock"
+
+
+@contextlib.contextmanager
+def _dataset_lock(directory, spec, log):
+    """Hold the data set's lock (an flock on `<directory>/.fetch.lock`, released by the system even when the
+    holder is killed); wait, saying so, while another process holds it."""
+    path = directory / LOCK_NAME
+    said = False
+    while True:
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:  # the process we waited for failed and removed the empty folder
+            _make_writable_dir(directory, spec, [])
+            continue
+        except OSError as err:
+            _raise_if_unwritable(err, directory, spec)
+            raise
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if not said:
+                        log(f"  another fetch of {spec.title} into {directory} is running; waiting for it")
+                        said = True
+                    fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except FileNotFoundError:
+                same = False
+            if not same:  # the holder removed the lock file as it finished: lock the current one
+                os.close(fd)
+                continue
+        except BaseException:
+            os.close(fd)
+            raise
+        break
+    try:
+        yield
+    finally:
+        try:
+            os.unlink(path)  # while still holding it: a waiter notices and locks afresh
+        except OSError:
+            pass
+        os.close(fd)
+        _remove_empty_dir(directory)
+
+
+def _make_writable_dir(directory, spec, wrong):
+    """Create the data set's directory; a FetchError that says what to do when it cannot be written."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        _raise_if_unwritable(err, directory, spec, wrong)
+        raise FetchError(f"{spec.title}: cannot create {directory} ({err.strerror or err})") from None
+    if not os.access(directory, os.W_OK | os.X_OK):
+        _raise_if_unwritable(PermissionError(13, "Permission denied", str(directory)), directory, spec, wrong)
+
+
+def _raise_if_unwritable(err, directory, spec, wrong=()):
+    """Turn a permission error while writing to the data set's folder into a FetchError that says what to do."""
+    if isinstance(err, PermissionError) or getattr(err, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS):
+        damaged = f" {'; '.join(wrong)}; it cannot be replaced there." if wrong else ""
+        raise FetchError(f"{spec.title}: cannot write to {directory} ({err.strerror or err}).{damaged} Make the "
+                         f"folder writable, or fetch into another one with --root DIR (or the environment "
+                         f"variable {ROOT_ENV}).") from None
+
+
+def _present(archive, directory, log, verified, remove=True):
+    """True when every file of `archive` is already in `directory` and verified; a wrong file is removed
+    (with remove). `verified` remembers each file's result by its stat, so a second look does not read it again."""
     complete = True
     for member in archive.members:
         path = directory / member.name
+        try:
+            info = path.stat()
+        except OSError:
+            complete = False
+            continue
         if not path.is_file():
             complete = False
             continue
-        try:
-            check_content(member, read_bytes(path, member.name))
+        key = (member.name, info.st_size, info.st_mtime_ns, info.st_ino)
+        if key not in verified:
+            try:
+                check_content(member, read_bytes(path, member.name, max_size=max_content_size(member)))
+                verified[key] = None
+            except (ChecksumError, FormatError) as err:
+                verified[key] = err
+        err = verified[key]
+        if err is None:
             log(f"  {member.name}: present, verified ({describe_check(member)})")
-        except (ChecksumError, FormatError) as err:
-            log(f"  {member.name}: present but wrong, removed: {err}")
+            continue
+        complete = False
+        if remove:
             path.unlink()
-            complete = False
+            log(f"  {member.name}: present but wrong, removed: {err}")
+        else:
+            log(f"  {member.name}: present but wrong: {err}")
     return complete
 
 
@@ -130,7 +251,7 @@ def _unpack(archive, path, directory, origin, log, check_archive):
         check_digests(archive.filename, file_hexdigests(path, archive.digests), archive.digests)
     if archive.kind == "gzip":
         (member,) = archive.members
-        contents = {member.name: read_bytes(path, archive.filename)}
+        contents = {member.name: read_bytes(path, archive.filename, max_size=max_content_size(member))}
     else:
         contents = _read_tar_members(archive, path)
     for member in archive.members:
@@ -140,33 +261,71 @@ def _unpack(archive, path, directory, origin, log, check_archive):
         log(f"  {member.name}: from {origin}, verified ({describe_check(member)})")
 
 
+class _Limited(io.RawIOBase):
+    """A read-only stream of at most `limit` bytes of `stream`; reading past them is a FormatError."""
+
+    def __init__(self, stream, limit, name):
+        self.stream, self.left, self.name, self.limit = stream, limit, name, limit
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        data = self.stream.read(min(len(buffer), self.left + 1))
+        if len(data) > self.left:
+            raise FormatError(f"{self.name}: decompresses to more than the {self.limit} bytes this archive may "
+                              f"hold; not the genuine archive (decompression stopped)")
+        self.left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
+
+
 def _read_tar_members(archive, path):
-    """{member name: bytes} of the archive's wanted regular files, read by streaming (never extractall)."""
-    wanted = {archive.member_prefix + member.name: member.name for member in archive.members}
+    """{member name: bytes} of the archive's wanted regular files, read by streaming (never extractall); the
+    decompressed stream may not exceed what the wanted files need plus a margin (no gzip bombs)."""
+    wanted = {archive.member_prefix + member.name: member for member in archive.members}
+    limit = sum(max_content_size(member) + 1024 for member in archive.members) + (1 << 20)
     found = {}
-    with tarfile.open(path, "r|gz") as tar:
-        for entry in tar:
-            if entry.name in wanted and entry.isfile():
-                found[wanted[entry.name]] = tar.extractfile(entry).read()
-    missing = [name for name in wanted if wanted[name] not in found]
+    try:
+        with gzip.open(path, "rb") as gz:
+            with tarfile.open(fileobj=io.BufferedReader(_Limited(gz, limit, archive.filename)), mode="r|") as tar:
+                for entry in tar:
+                    member = wanted.get(entry.name)
+                    if member is not None and entry.isfile():
+                        if entry.size > max_content_size(member):
+                            raise FormatError(f"{archive.filename}: {entry.name} is {entry.size} bytes, more than "
+                                              f"the {max_content_size(member)} it may have")
+                        found[member.name] = tar.extractfile(entry).read()
+    except (EOFError, zlib.error) as err:
+        raise FormatError(f"{archive.filename}: not a valid .tar.gz file ({err})") from None
+    except OSError as err:
+        if isinstance(err, PermissionError):
+            raise
+        raise FormatError(f"{archive.filename}: not a valid .tar.gz file ({err})") from None
+    missing = [name for name, member in wanted.items() if member.name not in found]
     if missing:
         raise FormatError(f"{archive.filename}: no regular file {', '.join(missing)} in the archive")
     return found
 
 
-def _download_archive(archive, mirrors, directory, timeout, progress, log, attempts):
+def _download_archive(archive, spec, directory, timeout, progress, log, attempts, deadline):
     """Download `archive` from the first mirror that yields a verified copy; True on success."""
     staging = directory / DOWNLOAD_DIR
-    staging.mkdir(exist_ok=True)
+    try:
+        staging.mkdir(exist_ok=True)
+    except OSError as err:
+        _raise_if_unwritable(err, directory, spec)
+        raise
     dest = staging / archive.filename
-    for mirror in mirrors:
+    for mirror in spec.mirrors:
         url = mirror + archive.filename
         for _ in range(2):  # a second, clean try when a resumed download fails its check
             resumed = part_path(dest).exists()
             size = f" ({_human_size(archive.size)})" if archive.size else ""
             log(f"  {archive.filename}: downloading {url}{size}" + (" (resuming)" if resumed else ""))
             try:
-                download(url, dest, timeout=timeout, progress=progress, expected_size=archive.size)
+                download(url, dest, timeout=timeout, progress=progress, expected_size=archive.size,
+                         deadline=deadline)
                 _unpack(archive, dest, directory, url, log, check_archive=True)
                 return True
             except DownloadError as err:
@@ -174,6 +333,8 @@ def _download_archive(archive, mirrors, directory, timeout, progress, log, attem
                 log(f"  {archive.filename}: {err}")
                 break
             except (ChecksumError, FormatError, OSError, tarfile.TarError) as err:
+                if isinstance(err, OSError):
+                    _raise_if_unwritable(err, directory, spec)
                 reason = str(err).removeprefix(archive.filename + ": ")  # the URL names the archive already
                 attempts.append(f"{url}: {reason}")
                 log(f"  {archive.filename}: rejected {url}: {reason}")
@@ -289,6 +450,11 @@ def main(argv=None, datasets=None):
         except (FetchError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed.append(name)
+        except KeyboardInterrupt:
+            # Verified files are kept, a partial download stays hidden in .download/ for the next run.
+            print(f"\ninterrupted: {name} is not complete; run the command again to go on where it stopped",
+                  file=sys.stderr)
+            return 130
         sys.stdout.flush()
     if failed and len(names) > 1:
         print(f"error: not fetched: {', '.join(failed)}; fetched: "

@@ -15,12 +15,15 @@ byte (0-9) then 3072 pixel bytes: the 1024 red values of the 32x32 image in row-
 """
 
 import gzip
+import io
+import math
 import os
 import zlib
 
 import numpy as np
 
 GZIP_MAGIC = b"\x1f\x8b"
+GUNZIP_BLOCK = 1 << 20
 
 IDX_TYPES = {
     0x08: np.dtype(np.uint8),
@@ -39,29 +42,59 @@ class FormatError(ValueError):
     """A data file is truncated or malformed."""
 
 
-def read_bytes(source, name=None):
+def read_bytes(source, name=None, max_size=None):
     """Read a file (or take bytes), decompressing it when it is gzip-compressed.
 
     Inputs:
     - source: a path (str or os.PathLike) or a bytes-like object.
     - name: how error messages name the data (defaults to the path).
+    - max_size: if given, the most bytes the (decompressed) content may have: decompression stops there (a
+      small file that inflates to gigabytes is refused without being inflated) and a larger raw file is
+      refused without being read.
 
     Returns:
     - data: a writable bytearray with the (decompressed) content.
     """
     if isinstance(source, (bytes, bytearray, memoryview)):
-        data, name = bytearray(source), name or "<bytes>"
+        name = name or "<bytes>"
+        if bytes(source[:2]) == GZIP_MAGIC:
+            return _gunzip(io.BytesIO(source), name, max_size)
+        data = bytearray(source)
     else:
         name = name or os.fspath(source)
         with open(source, "rb") as f:
-            data = bytearray(os.fstat(f.fileno()).st_size)
+            if f.read(2) == GZIP_MAGIC:
+                f.seek(0)
+                return _gunzip(f, name, max_size)
+            size = os.fstat(f.fileno()).st_size
+            if max_size is not None and size > max_size:
+                raise FormatError(f"{name}: {size} bytes, more than the {max_size} this file may have; not the "
+                                  f"genuine file")
+            f.seek(0)
+            data = bytearray(size)
             got = f.readinto(data)
         del data[got:]  # the file shrank while being read
-    if data[:2] == GZIP_MAGIC:
-        try:
-            data = bytearray(gzip.decompress(data))
-        except (OSError, EOFError, zlib.error) as err:
-            raise FormatError(f"{name}: not a valid gzip file ({err})") from None
+    if max_size is not None and len(data) > max_size:
+        raise FormatError(f"{name}: {len(data)} bytes, more than the {max_size} this file may have; not the "
+                          f"genuine file")
+    return data
+
+
+def _gunzip(fileobj, name, max_size):
+    """The decompressed content of a gzip stream, read in blocks and stopped once it exceeds max_size."""
+    data = bytearray()
+    try:
+        with gzip.GzipFile(fileobj=fileobj, mode="rb") as gz:
+            while True:
+                block = gz.read(GUNZIP_BLOCK)
+                if not block:
+                    break
+                data += block
+                if max_size is not None and len(data) > max_size:
+                    raise FormatError(f"{name}: decompresses to more than the {max_size} bytes this file may "
+                                      f"have; not the genuine file (decompression stopped)")
+    except (OSError, EOFError, zlib.error) as err:
+        raise FormatError(f"{name}: not a valid gzip file ({err})") from None
     return data
 
 
@@ -99,8 +132,12 @@ def parse_idx(data, name="<bytes>", ndim=None, dtype=None):
     if dtype is not None and item_dtype.newbyteorder("=") != np.dtype(dtype):
         raise FormatError(f"{name}: wrong element type: expected {np.dtype(dtype)}, the header declares "
                           f"type code 0x{type_code:02X} ({item_dtype.newbyteorder('=')})")
-    payload = int(np.prod(shape, dtype=np.int64)) * item_dtype.itemsize
+    payload = math.prod(shape) * item_dtype.itemsize  # Python integers: no overflow, whatever the header says
     have = len(data) - header_bytes
+    if payload > max(have, 0) and payload > 1 << 40:
+        raise FormatError(f"{name}: the header declares shape {shape}, i.e. {payload} bytes of data, an "
+                          f"impossible size (only {have} bytes follow the header): the header is damaged or "
+                          f"this is not an IDX file")
     if have < payload:
         raise FormatError(f"{name}: truncated: the header declares shape {shape}, i.e. {payload} bytes of data, "
                           f"but only {have} follow the header")
@@ -113,9 +150,10 @@ def parse_idx(data, name="<bytes>", ndim=None, dtype=None):
     return array.reshape(shape)
 
 
-def read_idx(source, ndim=None, dtype=None, name=None):
-    """Read an IDX file, raw or gzip-compressed (see `parse_idx` for the arguments and result)."""
-    data = read_bytes(source, name)
+def read_idx(source, ndim=None, dtype=None, name=None, max_size=None):
+    """Read an IDX file, raw or gzip-compressed (see `parse_idx` for the arguments and result, `read_bytes`
+    for max_size)."""
+    data = read_bytes(source, name, max_size)
     return parse_idx(data, name or (os.fspath(source) if not isinstance(source, (bytes, bytearray, memoryview))
                                     else "<bytes>"), ndim=ndim, dtype=dtype)
 
@@ -168,9 +206,9 @@ def parse_cifar_batch(data, name="<bytes>", num_classes=10):
     return X, y
 
 
-def read_cifar_batch(source, name=None, num_classes=10):
-    """Read a CIFAR-10 binary batch file (see `parse_cifar_batch`)."""
-    data = read_bytes(source, name)
+def read_cifar_batch(source, name=None, num_classes=10, max_size=None):
+    """Read a CIFAR-10 binary batch file (see `parse_cifar_batch`, and `read_bytes` for max_size)."""
+    data = read_bytes(source, name, max_size)
     name = name or (os.fspath(source) if not isinstance(source, (bytes, bytearray, memoryview)) else "<bytes>")
     return parse_cifar_batch(data, name, num_classes)
 

@@ -3,7 +3,8 @@
 Layout: `<root>/<name>/<file>` for every FileSpec of the data set, decompressed (e.g.
 `datasets/fashion-mnist/train-images-idx3-ubyte`). The root is, in order of precedence: a `root=` argument,
 the environment variable CS231N_BN_DATA, or `datasets/` in the repository. Work in progress (downloads, files
-being unpacked) lives in hidden names (`.download/`, `.<file>.*.tmp`) that no loader opens.
+being unpacked, the lock of a running fetch) lives in hidden names (`.download/`, `.<file>.*.tmp`,
+`.fetch.lock`) that no loader opens.
 """
 
 import hashlib
@@ -12,6 +13,7 @@ from pathlib import Path
 
 ROOT_ENV = "CS231N_BN_DATA"
 REPO_DIR = Path(__file__).resolve().parents[3]
+MAX_UNKNOWN_CONTENT = 16 << 20
 
 
 class ChecksumError(ValueError):
@@ -89,6 +91,12 @@ def check_content(spec, data):
             raise ChecksumError(spec.name, "lines", list(spec.lines), list(lines))
 
 
+def max_content_size(spec):
+    """The most bytes the content of a FileSpec may have: its size, or 16 MiB for a file of unknown size (a
+    text file such as CIFAR-10's batches.meta.txt). Reading stops there (see formats.read_bytes)."""
+    return spec.size if spec.size is not None else MAX_UNKNOWN_CONTENT
+
+
 def describe_check(spec):
     """A short phrase saying what check_content verifies for this FileSpec, e.g. 'sha256 c59f468a2f67...'."""
     parts = [f"{algorithm} {digest[:12]}..." for algorithm, digest in spec.digests.items()]
@@ -108,10 +116,14 @@ def read_verified(spec, directory, dataset_name, root=None):
     Returns the content as a writable bytearray. Raises ChecksumError (with the fetch command appended) if its
     content is wrong. (load_dataset has checked that the files are there, naming every missing one.)
     """
-    from .formats import read_bytes
+    from .formats import FormatError, read_bytes
 
     path = Path(directory) / spec.name
-    data = read_bytes(path, spec.name)
+    try:
+        data = read_bytes(path, spec.name, max_size=max_content_size(spec))
+    except FormatError as err:  # too large, or not valid gzip
+        raise FormatError(f"{err}. The file {path} is damaged or not the genuine one; remove it and fetch the "
+                          f"data set again with: {fetch_command(dataset_name, root)}") from None
     try:
         check_content(spec, data)
     except ChecksumError as err:

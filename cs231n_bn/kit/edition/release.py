@@ -8,6 +8,7 @@ renamed into place, so DIR either holds a complete student edition or is left as
 
 import argparse
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -32,8 +33,13 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     source, out = args.source.resolve(), args.out.absolute()
-    if out.resolve() == source or out.resolve() in source.parents:
+    resolved = out.resolve()
+    if resolved == source or resolved in source.parents:
         print(f"error: --out {args.out} would overwrite the solution edition itself", file=sys.stderr)
+        return 1
+    if resolved.is_relative_to(source):
+        print(f"error: --out {args.out} is inside the solution edition ({source}); choose a folder outside it",
+              file=sys.stderr)
         return 1
     if out.is_dir() and any(out.iterdir()) and not args.force:
         print(f"error: --out {args.out} is not empty; use --force to replace it", file=sys.stderr)
@@ -47,10 +53,31 @@ def main(argv=None):
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)
+        return 130
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"error: cannot write the student edition to {args.out}: {_reason(error)}; nothing was changed "
+              f"there. Choose a folder you can write to.", file=sys.stderr)
+        return 1
     print(summary(edition, args.out))
     if args.zip:
-        print(f"  zip: {_zip(out)}")
+        try:
+            print(f"  zip: {_zip(out)}")
+        except OSError as error:
+            print(f"error: the student edition is in {args.out}, but {out.name}.zip cannot be written next to "
+                  f"it: {_reason(error)}", file=sys.stderr)
+            return 1
     return 0
+
+
+def _reason(error):
+    """An OSError as 'Permission denied (/path)'; other errors as their message."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror + (f" ({error.filename})" if error.filename else "")
+    if isinstance(error, subprocess.CalledProcessError):
+        return f"{' '.join(map(str, error.cmd[:4]))} failed: {(error.stderr or b'').decode(errors='replace').strip()}"
+    return str(error)
 
 
 def summary(edition, out):

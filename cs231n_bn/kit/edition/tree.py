@@ -1,7 +1,11 @@
 """The files of an edition, the student edition built in memory, the leak scan, and writing a tree atomically.
 
 An edition's files are the files git tracks (``git ls-files``); without git (an unpacked zip), every file except
-environments, caches and data. Either way nothing under .git, __pycache__ or .ipynb_checkpoints, and no .pyc.
+environments, caches and data. Either way nothing under .git, __pycache__ or .ipynb_checkpoints, and no .pyc. In a
+git checkout where git cannot list the files (not installed, or "dubious ownership" for another user's
+repository), the release stops rather than ship whatever lies in the folder. A symbolic link is shipped as a copy
+of the student version of the file it points to (and scanned as such); a link out of the tree, to a folder, or to
+a file that is not part of the edition stops the release.
 """
 
 import json
@@ -26,6 +30,14 @@ MIN_SECRET_LENGTH = 16
 NEVER_SHIPPED = {".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
 UNTRACKED_SKIP = NEVER_SHIPPED | {"build", "dist", "results", ".eggs"}
 
+# Alternative solutions the tests use: read by the leak scan as more ways of writing the answer, never released.
+NEVER_RELEASED = ("tests/fixtures/solutions/",)
+
+
+def never_released(path):
+    """True for a file of the solution edition that the student edition leaves out (NEVER_RELEASED)."""
+    return path.startswith(NEVER_RELEASED)
+
 
 class ReleaseError(Exception):
     """The release cannot go ahead; ``problems`` lists every reason (one line each)."""
@@ -36,17 +48,15 @@ class ReleaseError(Exception):
 
 
 def edition_files(root):
-    """Relative POSIX paths of the files that make up the edition at ``root``, sorted."""
+    """Relative POSIX paths of the files that make up the edition at ``root``, sorted.
+
+    Raises ReleaseError when ``root`` is a git checkout but ``git ls-files`` fails: walking the folder instead
+    would take untracked files (private notes, scratch solutions) for part of the edition.
+    """
     root = Path(root)
-    paths = None
     if (root / ".git").exists():
-        try:
-            listing = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], check=True,
-                                     capture_output=True).stdout.decode("utf-8")
-            paths = [p for p in listing.split("\0") if p]
-        except (OSError, subprocess.CalledProcessError):
-            paths = None
-    if paths is None:
+        paths = _git_files(root)
+    else:
         paths = _walk(root)
     keep = []
     for path in paths:
@@ -55,6 +65,27 @@ def edition_files(root):
         if (root / path).is_file() or (root / path).is_symlink():
             keep.append(path)
     return sorted(set(keep))
+
+
+def _git_files(root):
+    """The files git tracks in the checkout at ``root``; ReleaseError when git cannot say."""
+    try:
+        run = subprocess.run(["git", "-C", str(root), "ls-files", "-z", "--cached"], capture_output=True,
+                             timeout=120)
+    except (OSError, subprocess.SubprocessError) as error:
+        raise ReleaseError([f"{root} is a git checkout, but git cannot list its files ({error}); the release "
+                            f"ships exactly the files git tracks, so it stops here (install git, or release "
+                            f"from a copy without .git)"]) from None
+    if run.returncode != 0:
+        reason = run.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        hint = ""
+        if any("dubious ownership" in line or "safe.directory" in line for line in reason):
+            hint = (f"; the repository belongs to another user: run the release as its owner, or trust it with "
+                    f"git config --global --add safe.directory {root}")
+        raise ReleaseError([f"{root}: git ls-files failed ({reason[0] if reason else f'exit {run.returncode}'})"
+                            f"{hint}. The release ships exactly the files git tracks, so it stops here rather "
+                            f"than ship untracked files"])
+    return [p for p in run.stdout.decode("utf-8", errors="surrogateescape").split("\0") if p]
 
 
 def _never_shipped(path):
@@ -100,10 +131,13 @@ def build_student_edition(root):
     edition, problems = StudentEdition(), []
     secret_candidates, public = [], []
     student_notebooks = {}
+    links = []
     for path in edition_files(root):
         source = root / path
+        if never_released(path):
+            continue
         if source.is_symlink():
-            edition.links[path] = os.readlink(source)
+            links.append(path)
             continue
         data = source.read_bytes()
         edition.modes[path] = source.stat().st_mode & 0o777
@@ -154,6 +188,7 @@ def build_student_edition(root):
             edition.files[path] = write_notebook(student).encode("utf-8")
         except nbformat.ValidationError as error:
             problems.append(f"{path}: the student notebook is not valid nbformat ({error.message})")
+    problems += _copy_links(root, links, edition)
     if problems:
         raise ReleaseError(problems)
 
@@ -161,6 +196,31 @@ def build_student_edition(root):
     if leaks:
         raise ReleaseError([f"{where}: shows the solution line {secret!r}" for where, secret in leaks])
     return edition
+
+
+def _copy_links(root, links, edition):
+    """Ship each symbolic link as a copy of the student version of the edition file it points to (so the leak
+    scan reads it, and no archive or checkout can follow it elsewhere). Returns a problem line for each link that
+    leads out of the tree, to a folder, or to a file that is not part of the edition."""
+    problems, top = [], root.resolve()
+    for path in links:
+        source = root / path
+        text = os.readlink(source)
+        target = source.resolve()
+        try:
+            inside = target.relative_to(top).as_posix()
+        except ValueError:
+            problems.append(f"{path}: a symbolic link to {text}, outside the tree; the release ships no file from "
+                            f"outside it (replace the link by a copy, or remove it)")
+            continue
+        if inside not in edition.files or never_released(inside):
+            what = "a folder" if target.is_dir() else "missing" if not target.exists() else "not part of the edition"
+            problems.append(f"{path}: a symbolic link to {text} ({inside}: {what}); the release ships links only "
+                            f"to files of the edition (replace the link by a copy, or remove it)")
+            continue
+        edition.files[path] = edition.files[inside]
+        edition.modes[path] = edition.modes.get(inside, 0o644)
+    return problems
 
 
 def secret_lines(candidates, public_texts):
@@ -305,7 +365,7 @@ def compare_editions(solution_root, restored):
     Returns a list of "path: reason" lines; empty when the restored edition equals the solution edition.
     """
     solution_root = Path(solution_root)
-    expected = edition_files(solution_root)
+    expected = [p for p in edition_files(solution_root) if not never_released(p)]
     differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
     differences += [f"{p}: not in the solution edition" for p in restored if p not in expected]
     for path in expected:
