@@ -352,6 +352,10 @@ def build_course(root, assignment, notebooks=None):
         if path.startswith(PACKAGE + "/"):
             course.files[path] = data
             course.modes[path] = edition.modes.get(path, 0o644)
+    grader = f"{PACKAGE}/kit/edition/nbgrader.py"
+    if grader not in course.files:
+        raise CourseError([f"{grader}: not among the edition's files (git ls-files), yet the test cells import it; "
+                           f"commit it first"])
     course.student_files = sorted({path for path, _ in package_regions(root)})
     course.sections = grading_plan(root, notebooks)
     redacted = set(edition.redacted)
