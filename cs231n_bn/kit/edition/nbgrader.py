@@ -152,10 +152,14 @@ def package_regions(root):
 def check_section(check, regions, nb, sections):
     """The number of the section that asks for the function ``check`` checks, or None if no section says so.
 
-    The section the TODO of the checked function names (the first one, for a function several sections ask for,
-    like FullyConnectedNet.loss); else the first section whose code calls the function.
+    The check's own ``section`` if the registry gives one; else the section the TODO of the checked function names
+    (the first one, for a function several sections ask for, like FullyConnectedNet.loss); else the first section
+    whose code calls the function.
     """
     numbers = [number for number, _, _, _ in sections]
+    own = re.match(r"\D*(\d+)", str(getattr(check, "section", "") or ""))
+    if own and own.group(1) in numbers:
+        return own.group(1)
     owner = re.split(r"[ .]", check.name, maxsplit=1)[0]      # "layers", "layer_utils", "FullyConnectedNet"
     named = []
     for path, region in regions:
