@@ -441,8 +441,8 @@ def print_summary(rows, have_torch, cache_arrays):
             if r["fused"] is not None:
                 parts.append(f"{r['total'] / r['fused']:.2f} x the fused kernels")
             if have_torch:
-                parts.append(f"{r['total'] / r['torch']:.2f} x PyTorch"
-                             + (f" ({r['total'] / r['torch1']:.2f} x on 1 thread)" if r["torch1"] else ""))
+                multi = "PyTorch stalled" if torch_stalled(r) else f"{r['total'] / r['torch']:.2f} x PyTorch"
+                parts.append(multi + (f" ({r['total'] / r['torch1']:.2f} x on 1 thread)" if r["torch1"] else ""))
             print(f"  {dtype} {N} x {D}: the layers take {', '.join(parts)}")
     for dtype in DTYPES:
         r = by[(dtype, 4096, 1024)]
