@@ -213,8 +213,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
     N, D = x.shape
-    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
-    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    running_mean = bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.setdefault("running_var", np.zeros(D, dtype=x.dtype))
     # TODO: implement the train- and test-time batch norm forward pass (BatchNormalization.ipynb, section 2 "Forward pass").
     ### BEGIN SOLUTION
     if mode == "train":

@@ -431,6 +431,9 @@ def test_bad_running_statistics_are_rejected():
         _call(mode="test", running_var=[1.0, 1.0, 1.0])
     with pytest.raises(TypeError, match="running_mean"):
         _call(mode="train", running_mean=np.zeros(3, dtype=np.int64))
+    with pytest.raises(TypeError, match=re.escape("bn_param['running_var'] must be a floating-point numpy array, "
+                                                  "got None")):
+        _call(mode="train", running_var=None)
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])
