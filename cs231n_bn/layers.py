@@ -362,9 +362,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
     # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
     ### BEGIN SOLUTION
     mean = x.mean(axis=1, keepdims=True)
-    var = np.mean((x - mean) ** 2, axis=1, keepdims=True)
+    x_centred = x - mean
+    var = np.mean(x_centred**2, axis=1, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
-    x_hat = (x - mean) * inv_std
+    x_hat = x_centred * inv_std
     out = gamma * x_hat + beta
     cache = {"forward": "layernorm_forward", "shape": x.shape, "x_hat": x_hat, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION
