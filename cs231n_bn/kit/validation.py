@@ -124,3 +124,40 @@ def check_fold_inputs(w, b, gamma, beta, bn_param, fn="fold_batchnorm"):
                         bn_param["running_mean"]), ("bn_param['running_var']", bn_param["running_var"])):
         if np.shape(value) != (units,):
             raise ValueError(f"{fn}: {name} has shape {np.shape(value)}, expected ({units},) (one per {what})")
+
+
+def check_convnet_args(input_dim, num_filters, filter_size, hidden_dim, num_classes, weight_scale, reg, dtype,
+                       normalization, num_groups, fn="ThreeLayerConvNet"):
+    """
+    ValueError / TypeError naming the bad value unless input_dim is (C, H, W) with H and W even (the 2x2 pool),
+    num_filters, hidden_dim, num_classes are positive integers, filter_size is odd (so that the padding
+    (filter_size - 1) // 2 keeps H and W), weight_scale > 0, reg >= 0, dtype is float32 or float64,
+    normalization is None, 'batchnorm' or 'groupnorm', and num_groups divides num_filters.
+
+    Returns:
+    - dtype: The numpy scalar type (np.float32 or np.float64).
+    """
+    if not (isinstance(input_dim, (tuple, list)) and len(input_dim) == 3):
+        raise ValueError(f"{fn}: input_dim must be (C, H, W), got {input_dim!r}")
+    for name, value in (("input_dim[0] (C)", input_dim[0]), ("input_dim[1] (H)", input_dim[1]),
+                        ("input_dim[2] (W)", input_dim[2]), ("num_filters", num_filters),
+                        ("filter_size", filter_size), ("hidden_dim", hidden_dim), ("num_classes", num_classes),
+                        ("num_groups", num_groups)):
+        _conv_int(fn, name, value, 1)
+    if input_dim[1] % 2 or input_dim[2] % 2:
+        raise ValueError(f"{fn}: the 2x2 max pool with stride 2 needs an even height and width, got input_dim "
+                         f"{tuple(input_dim)}")
+    if filter_size % 2 == 0:
+        raise ValueError(f"{fn}: filter_size must be odd, so that padding (filter_size - 1) // 2 keeps the "
+                         f"height and width; got {filter_size}")
+    if not weight_scale > 0:
+        raise ValueError(f"{fn}: weight_scale must be > 0, got {weight_scale!r}")
+    if not reg >= 0:
+        raise ValueError(f"{fn}: reg must be >= 0, got {reg!r}")
+    if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{fn}: unsupported dtype {dtype!r}; allowed: float32, float64")
+    if normalization not in (None, "batchnorm", "groupnorm"):
+        raise ValueError(f"{fn}: unknown normalization {normalization!r}; allowed: None, 'batchnorm', 'groupnorm'")
+    if normalization == "groupnorm" and num_filters % num_groups:
+        raise ValueError(f"{fn}: num_groups = {num_groups} does not divide num_filters = {num_filters}")
+    return np.dtype(dtype).type
