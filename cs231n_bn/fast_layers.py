@@ -1,15 +1,15 @@
 """Fast convolution and max pooling in NumPy: the same functions as the naive ones in layers.py, without loops
 over the output positions. Nothing here is student work; read it after writing the naive versions.
 
-Convolution as one matrix product (im2col). sliding_window_view gives, without copying, an array of every
-receptive field, windows[n, c, i, j, k, l] = x_pad[n, c, i * s + k, j * s + l]. Gathering the fields as the
-rows of a matrix cols (N * H' * W', C * HH * WW) makes the layer
+Convolution as matrix products (im2col). sliding_window_view gives, without copying, an array of every
+receptive field, windows[n, c, i, j, k, l] = x_pad[n, c, i * s + k, j * s + l]. Gathering the fields of image
+n as the columns of a matrix cols[n] (C * HH * WW, H' * W') makes the layer, with w_rows = w.reshape(F, -1),
 
-    out = cols @ w.reshape(F, -1).T + b                 (rows in (n, i, j) order, then moved to (N, F, H', W'))
-    dw  = dout_rows.T @ cols,   db = sum of dout_rows,  dcols = dout_rows @ w.reshape(F, -1)
+    out[n] = w_rows @ cols[n] + b                      (F, H' * W'), already in the layout of out
+    dw = sum_n dout[n] @ cols[n].T,   db = sum of dout,   dcols[n] = w_rows.T @ dout[n]
 
-and dx adds each column of dcols back to the input pixels it was read from (col2im): one strided slice per
-filter offset (k, l), so HH * WW vectorized additions instead of N * F * H' * W' small ones.
+and dx adds each entry of dcols back to the input pixel it was read from (col2im): one strided slice per filter
+offset (k, l), so HH * WW vectorized additions instead of N * F * H' * W' small ones.
 
 Max pooling keeps a running maximum over the pool_height * pool_width entries of the windows, each entry of all
 windows at once being one strided view of x. The backward pass sends each dout value to the first maximum of
@@ -30,7 +30,7 @@ def _padded(x, pad):
 
 def conv_forward_fast(x, w, b, conv_param):
     """
-    Forward pass for a convolutional layer, vectorized (im2col and one matrix product):
+    Forward pass for a convolutional layer, vectorized (im2col and one matrix product per image):
 
         out[n, f, i, j] = sum_{c, k, l} x_pad[n, c, i * s + k, j * s + l] * w[f, c, k, l] + b[f]
 
@@ -42,20 +42,20 @@ def conv_forward_fast(x, w, b, conv_param):
 
     Returns a tuple of:
     - out: Output of shape (N, F, H', W'), H' = 1 + (H + 2 * pad - HH) / stride, W' likewise.
-    - cache: (x_shape, w, conv_param, cols) for conv_backward_fast; cols is the (N * H' * W', C * HH * WW)
-      matrix of receptive fields.
+    - cache: (x_shape, w, conv_param, cols) for conv_backward_fast; cols (N, C * HH * WW, H' * W') holds
+      every receptive field of image n as a column of cols[n].
     """
     N, F, H_out, W_out = check_conv_inputs(x, w, b, conv_param, "conv_forward_fast")
     x, w = np.asarray(x), np.asarray(w)
     stride, pad = conv_param["stride"], conv_param["pad"]
     HH, WW = w.shape[2:]
     windows = sliding_window_view(_padded(x, pad), (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride]
-    # (N, C, H', W', HH, WW) -> rows (n, i, j), columns (c, k, l): the one copy of the forward pass.
-    cols = windows.transpose(0, 2, 3, 1, 4, 5).reshape(N * H_out * W_out, -1)
-    out_rows = cols @ w.reshape(F, -1).T
-    out_rows += b
-    out = np.ascontiguousarray(out_rows.reshape(N, H_out, W_out, F).transpose(0, 3, 1, 2))
-    return out, (x.shape, w, conv_param, cols)
+    # (N, C, H', W', HH, WW) -> (N, C, HH, WW, H', W'): the one copy of the forward pass. Keeping (H', W') last
+    # copies whole image rows at a time, and the products below come out in the layout of out.
+    cols = windows.transpose(0, 1, 4, 5, 2, 3).reshape(N, -1, H_out * W_out)
+    out = w.reshape(F, -1) @ cols  # (F, C * HH * WW) @ (N, C * HH * WW, H' * W') -> (N, F, H' * W')
+    out += np.reshape(b, (F, 1))
+    return out.reshape(N, F, H_out, W_out), (x.shape, w, conv_param, cols)
 
 
 def conv_backward_fast(dout, cache):
@@ -76,11 +76,11 @@ def conv_backward_fast(dout, cache):
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     H_out, W_out = dout.shape[2:]
-    dout_rows = dout.transpose(0, 2, 3, 1).reshape(-1, F)  # rows (n, i, j), as cols
-    db = dout_rows.sum(axis=0)
-    dw = (dout_rows.T @ cols).reshape(w.shape)
-    dcols = (dout_rows @ w.reshape(F, -1)).reshape(N, H_out, W_out, C, HH, WW).transpose(0, 3, 4, 5, 1, 2)
-    # col2im: the (k, l) entry of every receptive field came from x_pad[:, :, i * s + k, j * s + l].
+    dout_cols = dout.reshape(N, F, H_out * W_out)
+    db = dout_cols.sum(axis=(0, 2))
+    dw = (dout_cols @ cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)  # sum over n of dout_n @ cols_n.T
+    dcols = (w.reshape(F, -1).T @ dout_cols).reshape(N, C, HH, WW, H_out, W_out)
+    # col2im: entry (k, l) of every receptive field was read from x_pad[:, :, i * s + k, j * s + l].
     dx_pad = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=dcols.dtype)
     for k in range(HH):
         for l in range(WW):
@@ -106,21 +106,16 @@ def max_pool_forward_fast(x, pool_param):
 
     Returns a tuple of:
     - out: Output of shape (N, C, H', W'), H' = 1 + (H - pool_height) / stride, W' likewise.
-    - cache: (x_shape, pool_param, first_max) for max_pool_backward_fast; first_max (N, C, H', W') is the
-      row-major position of each window's first maximum.
+    - cache: (x, pool_param, out) for max_pool_backward_fast.
     """
     out_shape = check_pool_inputs(x, pool_param, "max_pool_forward_fast")
     x = np.asarray(x)
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
     # A running maximum over the pool_height * pool_width entries of the windows, each step one whole-array op.
     out = _window_entry(x, 0, 0, stride, out_shape).copy()
-    first_max = np.zeros(out_shape, dtype=np.intp)
     for position in range(1, ph * pw):
-        entry = _window_entry(x, position // pw, position % pw, stride, out_shape)
-        larger = entry > out  # strictly: on a tie the earlier entry stays the first maximum
-        np.copyto(out, entry, where=larger)
-        np.copyto(first_max, position, where=larger)
-    return out, (x.shape, pool_param, first_max)
+        np.maximum(out, _window_entry(x, position // pw, position % pw, stride, out_shape), out=out)
+    return out, (x, pool_param, out)
 
 
 def max_pool_backward_fast(dout, cache):
@@ -135,10 +130,13 @@ def max_pool_backward_fast(dout, cache):
     Returns:
     - dx: Gradient with respect to x, of shape (N, C, H, W).
     """
-    x_shape, pool_param, first_max = cache
+    x, pool_param, out = cache
     ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
-    dx = np.zeros(x_shape, dtype=dout.dtype)
-    for position in range(ph * pw):
-        routed = np.where(first_max == position, dout, 0)
-        _window_entry(dx, position // pw, position % pw, stride, dout.shape)[...] += routed  # a view into dx
+    dx = np.zeros(x.shape, dtype=dout.dtype)
+    unrouted = np.ones(out.shape, dtype=bool)  # windows whose maximum has not received its gradient yet
+    for position in range(ph * pw):  # row-major order: the first entry equal to the maximum takes dout
+        k, l = position // pw, position % pw
+        first = unrouted & (_window_entry(x, k, l, stride, out.shape) == out)
+        _window_entry(dx, k, l, stride, out.shape)[...] += np.where(first, dout, 0)  # a view into dx
+        unrouted &= ~first
     return dx

@@ -50,6 +50,7 @@ class ThreeLayerConvNet:
         self.reg = reg
         self.normalization = normalization
         self.num_groups = num_groups
+        self.input_dim = tuple(input_dim)
         self.filter_size = filter_size
         self.bn_param = {"mode": "train"}
         self.gn_param = {}
