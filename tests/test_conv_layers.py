@@ -361,3 +361,21 @@ def test_three_layer_convnet_rejects_bad_arguments():
         ThreeLayerConvNet(filter_size=4)
     with pytest.raises(ValueError, match="num_groups = 3 does not divide num_filters = 32"):
         ThreeLayerConvNet(normalization="groupnorm", num_groups=3)
+
+
+def test_three_layer_convnet_checkpoint_keeps_the_running_statistics(tmp_path):
+    from cs231n_bn.solver import Solver
+
+    rng = np.random.default_rng(24)
+    data = {"X_train": rng.normal(size=(20, 3, 6, 6)), "y_train": rng.integers(3, size=20),
+            "X_val": rng.normal(size=(10, 3, 6, 6)), "y_val": rng.integers(3, size=10)}
+    model = small_net(normalization="batchnorm", weight_scale=1e-1)
+    solver = Solver(model, data, num_epochs=1, batch_size=10, verbose=False, seed=0)
+    solver.train()
+    trained = {k: model.bn_param[k].copy() for k in ("running_mean", "running_var")}
+    solver.save_checkpoint(tmp_path / "convnet.npz")
+    model.bn_param["running_mean"] = np.zeros(4)
+    model.bn_param["running_var"] = np.ones(4)
+    solver.load_checkpoint(tmp_path / "convnet.npz")
+    for key, value in trained.items():
+        assert np.array_equal(model.bn_param[key], value)

@@ -21,7 +21,8 @@ class ThreeLayerConvNet:
     Learnable parameters are stored in the self.params dictionary: W1 (F, C, filter_size, filter_size), b1 (F,),
     W2 (F * H / 2 * W / 2, hidden_dim), b2 (hidden_dim,), W3 (hidden_dim, num_classes), b3 (num_classes,), and
     with normalization gamma1 (F,) and beta1 (F,). State (not learned): self.bn_param (batch norm's mode and
-    running statistics) and self.gn_param (group norm's eps).
+    running statistics), self.bn_params ([self.bn_param] with batch norm, else empty: what Solver checkpoints
+    keep) and self.gn_param (group norm's eps).
     """
 
     def __init__(self, input_dim=(3, 32, 32), num_filters=32, filter_size=7, hidden_dim=100, num_classes=10,
@@ -54,6 +55,8 @@ class ThreeLayerConvNet:
         self.filter_size = filter_size
         self.bn_param = {"mode": "train"}
         self.gn_param = {}
+        # The Solver saves and restores the running statistics of model.bn_params with its checkpoints.
+        self.bn_params = [self.bn_param] if normalization == "batchnorm" else []
         if seed is None:
             draw = lambda shape: np.random.randn(*shape)  # noqa: E731
         else:
