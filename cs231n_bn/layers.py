@@ -17,11 +17,13 @@ from .kit.validation import (
     check_affine_inputs,
     check_batchnorm_inputs,
     check_cache,
+    check_conv_inputs,
     check_dout,
     check_dropout_inputs,
     check_groupnorm_inputs,
     check_layernorm_inputs,
     check_loss_inputs,
+    check_pool_inputs,
     check_spatial_batchnorm_inputs,
 )
 from .normalization import standardize, standardize_backward
@@ -664,3 +666,166 @@ def softmax_loss(x, y):
     dx /= N
     ### END SOLUTION
     return loss, dx
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Convolution and pooling
+# --------------------------------------------------------------------------------------------------------------
+# The naive versions: loops over the output positions, one small dot product or maximum per window, written to
+# be read next to the equations. cs231n_bn/fast_layers.py computes the same results without the loops.
+
+
+
+def conv_forward_naive(x, w, b, conv_param):
+    """
+    A naive implementation of the forward pass for a convolutional layer (cross-correlation, as in every deep
+    learning library). The input consists of N data points, each with C channels, height H and width W. Each of
+    the F filters spans all C channels and has height HH and width WW. With x_pad the input zero-padded by p on
+    both sides of the height and width axes and s the stride:
+
+        out[n, f, i, j] = sum_{c, k, l} x_pad[n, c, i * s + k, j * s + l] * w[f, c, k, l] + b[f]
+
+    Inputs:
+    - x: Input data of shape (N, C, H, W).
+    - w: Filter weights of shape (F, C, HH, WW).
+    - b: Biases, of shape (F,).
+    - conv_param: A dictionary with the following keys (both required, no others):
+      - 'stride': The number of pixels between adjacent receptive fields in the horizontal and vertical
+        directions, an integer >= 1.
+      - 'pad': The number of pixels that will be used to zero-pad the input, an integer >= 0. Padding is
+        applied symmetrically along the height and width axes; the input itself is not modified.
+      (H + 2 * pad - HH) and (W + 2 * pad - WW) must be divisible by the stride.
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, F, H', W') where H' and W' are given by
+        H' = 1 + (H + 2 * pad - HH) / stride
+        W' = 1 + (W + 2 * pad - WW) / stride
+    - cache: Whatever conv_backward_naive needs.
+    """
+    N, F, H_out, W_out = check_conv_inputs(x, w, b, conv_param, "conv_forward_naive")
+    # TODO: implement the convolutional forward pass, one dot product per output position (ConvolutionalNetworks.ipynb, section 1 "Convolution: naive forward pass").
+    ### BEGIN SOLUTION
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    HH, WW = w.shape[2], w.shape[3]
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))  # zeros around the height and width only
+    w_rows = w.reshape(F, -1)  # each filter as one row of C * HH * WW weights
+    out = np.zeros((N, F, H_out, W_out), dtype=np.result_type(x, w))
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x_pad[:, :, i * stride:i * stride + HH, j * stride:j * stride + WW]  # (N, C, HH, WW)
+            out[:, :, i, j] = window.reshape(N, -1) @ w_rows.T + b
+    cache = (x, w, b, conv_param)
+    ### END SOLUTION
+    return out, cache
+
+
+def conv_backward_naive(dout, cache):
+    """
+    A naive implementation of the backward pass for a convolutional layer. Each output value
+    out[n, f, i, j] received x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] times w[f]; so
+
+        dw[f]     = sum_{n, i, j} dout[n, f, i, j] * x_pad[n, :, i * s : i * s + HH, j * s : j * s + WW]
+        dx_pad[n, :, i * s : i * s + HH, j * s : j * s + WW] += sum_f dout[n, f, i, j] * w[f]
+        db[f]     = sum_{n, i, j} dout[n, f, i, j]
+
+    and dx is dx_pad without its padding.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, F, H', W').
+    - cache: From conv_forward_naive.
+
+    Returns a tuple of:
+    - dx: Gradient with respect to x, of shape (N, C, H, W).
+    - dw: Gradient with respect to w, of shape (F, C, HH, WW).
+    - db: Gradient with respect to b, of shape (F,).
+    """
+    # TODO: implement the convolutional backward pass (ConvolutionalNetworks.ipynb, section 2 "Convolution: naive backward pass").
+    ### BEGIN SOLUTION
+    x, w, b, conv_param = cache
+    stride, pad = conv_param["stride"], conv_param["pad"]
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    _, _, H_out, W_out = dout.shape
+    x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dx_pad = np.zeros_like(x_pad)
+    dw = np.zeros_like(w)
+    for i in range(H_out):
+        for j in range(W_out):
+            rows = slice(i * stride, i * stride + HH)
+            cols = slice(j * stride, j * stride + WW)
+            window = x_pad[:, :, rows, cols].reshape(N, -1)  # (N, C * HH * WW)
+            d_out_ij = dout[:, :, i, j]  # (N, F)
+            dw += (d_out_ij.T @ window).reshape(w.shape)
+            dx_pad[:, :, rows, cols] += (d_out_ij @ w.reshape(F, -1)).reshape(N, C, HH, WW)
+    dx = dx_pad[:, :, pad:pad + H, pad:pad + W]
+    db = dout.sum(axis=(0, 2, 3))
+    ### END SOLUTION
+    return dx, dw, db
+
+
+def max_pool_forward_naive(x, pool_param):
+    """
+    A naive implementation of the forward pass for a max-pooling layer: each channel of each example separately,
+    the maximum over every pool_height x pool_width window, windows `stride` pixels apart:
+
+        out[n, c, i, j] = max_{k < pool_height, l < pool_width} x[n, c, i * stride + k, j * stride + l]
+
+    No padding is necessary here.
+
+    Inputs:
+    - x: Input data, of shape (N, C, H, W).
+    - pool_param: A dictionary with the following keys (all required, no others):
+      - 'pool_height': The height of each pooling region, an integer >= 1.
+      - 'pool_width': The width of each pooling region, an integer >= 1.
+      - 'stride': The distance between adjacent pooling regions, an integer >= 1.
+      (H - pool_height) and (W - pool_width) must be divisible by the stride.
+
+    Returns a tuple of:
+    - out: Output data, of shape (N, C, H', W') where H' and W' are given by
+        H' = 1 + (H - pool_height) / stride
+        W' = 1 + (W - pool_width) / stride
+    - cache: Whatever max_pool_backward_naive needs.
+    """
+    N, C, H_out, W_out = check_pool_inputs(x, pool_param, "max_pool_forward_naive")
+    # TODO: implement the max-pooling forward pass (ConvolutionalNetworks.ipynb, section 3 "Max pooling: naive forward and backward passes").
+    ### BEGIN SOLUTION
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    out = np.zeros((N, C, H_out, W_out), dtype=x.dtype)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]  # (N, C, ph, pw)
+            out[:, :, i, j] = window.max(axis=(2, 3))
+    cache = (x, pool_param)
+    ### END SOLUTION
+    return out, cache
+
+
+def max_pool_backward_naive(dout, cache):
+    """
+    A naive implementation of the backward pass for a max-pooling layer. The maximum of a window depends only on
+    the input where it is attained, with derivative 1 there: each dout[n, c, i, j] goes to that one input of its
+    window (if several inputs tie for the maximum, to the first of them in row-major order), and the inputs
+    of overlapping windows add up what they receive.
+
+    Inputs:
+    - dout: Upstream derivatives, of shape (N, C, H', W').
+    - cache: From max_pool_forward_naive.
+
+    Returns:
+    - dx: Gradient with respect to x, of shape (N, C, H, W).
+    """
+    # TODO: implement the max-pooling backward pass (ConvolutionalNetworks.ipynb, section 3 "Max pooling: naive forward and backward passes").
+    ### BEGIN SOLUTION
+    x, pool_param = cache
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H_out, W_out = dout.shape
+    n, c = np.indices((N, C))  # index every (example, channel) pair at once
+    dx = np.zeros_like(x)
+    for i in range(H_out):
+        for j in range(W_out):
+            window = x[:, :, i * stride:i * stride + ph, j * stride:j * stride + pw]
+            first_max = window.reshape(N, C, ph * pw).argmax(axis=2)  # (N, C), row-major position in the window
+            k, l = np.unravel_index(first_max, (ph, pw))
+            dx[n, c, i * stride + k, j * stride + l] += dout[:, :, i, j]
+    ### END SOLUTION
+    return dx

@@ -2,5 +2,6 @@
 
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.classifiers.paper_net import PaperNet
+from cs231n_bn.classifiers.cnn import ThreeLayerConvNet
 
 __all__ = ["FullyConnectedNet", "PaperNet"]

@@ -20,7 +20,7 @@ CHECKS = []
 
 # The order in which a student meets the notebooks; the checks are registered in this order.
 NOTEBOOK_ORDER = ("FullyConnectedNets.ipynb", "BatchNormalization.ipynb", "Dropout.ipynb",
-                  "NormalizationFamily.ipynb", "PaperReproduction.ipynb")
+                  "NormalizationFamily.ipynb", "PaperReproduction.ipynb", "ConvolutionalNetworks.ipynb")
 
 
 class CheckFailed(AssertionError):
@@ -656,3 +656,198 @@ def check_spatial_groupnorm_backward():
                     gamma, dout)
     expect_gradient("spatial_groupnorm_backward dbeta", dbeta, lambda v: forward(x, gamma, v, 2, {})[0],
                     beta, dout)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# ConvolutionalNetworks.ipynb
+
+@check("layers.conv_forward_naive", "ConvolutionalNetworks.ipynb")
+def check_conv_forward_naive():
+    layers = _module("layers")
+    x = np.arange(9.0).reshape(1, 1, 3, 3)
+    out, _ = unpack(layers.conv_forward_naive(x, np.ones((1, 1, 2, 2)), np.array([1.0]), {"stride": 1, "pad": 0}),
+                    ("out", "cache"), "conv_forward_naive")
+    # Each output is the sum of a 2x2 block of 0..8 plus the bias 1, worked out by hand.
+    expect_close("conv_forward_naive out (2x2 filter of ones, bias 1, on [[0 1 2] [3 4 5] [6 7 8]])", out,
+                 np.array([[[[9.0, 13.0], [21.0, 25.0]]]]), 1e-12)
+    rng = _rng(40)
+    x = rng.normal(size=(2, 3, 5, 7))
+    # A filter that is 1 at offset (k, l) of channel c reads x_pad[n, c, i * s + k, j * s + l].
+    for stride, pad, (HH, WW), (c, k, l) in ((1, 1, (3, 3), (2, 0, 2)), (2, 1, (3, 3), (0, 1, 1)),
+                                             (2, 2, (5, 5), (1, 3, 4)), (1, 0, (2, 3), (1, 1, 0))):
+        w = np.zeros((1, 3, HH, WW))
+        w[0, c, k, l] = 1.0
+        H_out, W_out = 1 + (5 + 2 * pad - HH) // stride, 1 + (7 + 2 * pad - WW) // stride
+        out, _ = layers.conv_forward_naive(x, w, np.array([0.5]), {"stride": stride, "pad": pad})
+        expect_array(f"conv_forward_naive out (x {x.shape}, w {w.shape}, stride {stride}, pad {pad})", out,
+                     (2, 1, H_out, W_out))
+        x_pad = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        want = x_pad[:, c, k:k + stride * H_out:stride, l:l + stride * W_out:stride] + 0.5
+        expect_close(f"conv_forward_naive out (stride {stride}, pad {pad}, a filter that reads one pixel)",
+                     out[:, 0], want, 1e-12)
+    w, b = rng.normal(size=(4, 3, 1, 1)), rng.normal(size=4)
+    out, _ = layers.conv_forward_naive(x, w, b, {"stride": 1, "pad": 0})
+    expect_close("conv_forward_naive out (1x1 filters: out[n, f] = sum_c w[f, c] * x[n, c] + b[f])", out,
+                 np.einsum("fc,nchw->nfhw", w[:, :, 0, 0], x) + b[:, None, None], 1e-12)
+
+
+@check("layers.conv_backward_naive", "ConvolutionalNetworks.ipynb")
+def check_conv_backward_naive():
+    layers = _module("layers")
+    rng = _rng(41)
+    for stride, pad in ((1, 1), (2, 1)):
+        x, w, b = rng.normal(size=(2, 3, 5, 5)), rng.normal(size=(2, 3, 3, 3)), rng.normal(size=2)
+        conv_param = {"stride": stride, "pad": pad}
+        out, cache = layers.conv_forward_naive(x, w, b, conv_param)
+        dout = rng.normal(size=out.shape)
+        dx, dw, db = unpack(layers.conv_backward_naive(dout, cache), ("dx", "dw", "db"), "conv_backward_naive")
+        where = f"(stride {stride}, pad {pad})"
+        expect_gradient(f"conv_backward_naive dx {where}", dx,
+                        lambda v: layers.conv_forward_naive(v, w, b, conv_param)[0], x, dout)
+        expect_gradient(f"conv_backward_naive dw {where}", dw,
+                        lambda v: layers.conv_forward_naive(x, v, b, conv_param)[0], w, dout)
+        expect_gradient(f"conv_backward_naive db {where}", db,
+                        lambda v: layers.conv_forward_naive(x, w, v, conv_param)[0], b, dout)
+
+
+def _pool_input(seed, shape, pool_param):
+    """Values in [0, 1), plus one planted maximum of 10 + t in window t (windows must not overlap)."""
+    rng = _rng(seed)
+    x = rng.uniform(size=shape)
+    ph, pw, stride = pool_param["pool_height"], pool_param["pool_width"], pool_param["stride"]
+    N, C, H, W = shape
+    H_out, W_out = 1 + (H - ph) // stride, 1 + (W - pw) // stride
+    want = np.zeros((N, C, H_out, W_out))
+    t = 0
+    for n in range(N):
+        for c in range(C):
+            for i in range(H_out):
+                for j in range(W_out):
+                    k, l = rng.integers(ph), rng.integers(pw)
+                    x[n, c, i * stride + k, j * stride + l] = want[n, c, i, j] = 10.0 + t
+                    t += 1
+    return x, want
+
+
+@check("layers.max_pool_forward_naive", "ConvolutionalNetworks.ipynb")
+def check_max_pool_forward_naive():
+    layers = _module("layers")
+    for shape, pool_param in (((2, 3, 4, 6), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+                              ((1, 2, 5, 6), {"pool_height": 2, "pool_width": 3, "stride": 3})):
+        x, want = _pool_input(42, shape, pool_param)
+        out, _ = unpack(layers.max_pool_forward_naive(x, pool_param), ("out", "cache"), "max_pool_forward_naive")
+        expect_array(f"max_pool_forward_naive out ({pool_param})", out, want.shape)
+        expect_close(f"max_pool_forward_naive out ({pool_param}): the largest value of each window", out, want,
+                     1e-12)
+    x = np.array([[[[1.0, 5.0, 2.0], [3.0, 4.0, 7.0], [0.0, 9.0, 1.0]]]])
+    out, _ = layers.max_pool_forward_naive(x, {"pool_height": 2, "pool_width": 2, "stride": 1})
+    expect_close("max_pool_forward_naive out (overlapping 2x2 windows, stride 1, on [[1 5 2] [3 4 7] [0 9 1]])",
+                 out, np.array([[[[5.0, 7.0], [9.0, 9.0]]]]), 1e-12)
+
+
+@check("layers.max_pool_backward_naive", "ConvolutionalNetworks.ipynb")
+def check_max_pool_backward_naive():
+    layers = _module("layers")
+    rng = _rng(43)
+    for shape, pool_param in (((2, 3, 4, 6), {"pool_height": 2, "pool_width": 2, "stride": 2}),
+                              ((1, 2, 5, 5), {"pool_height": 3, "pool_width": 3, "stride": 1})):
+        x = rng.normal(size=shape)  # no ties: the maximum is differentiable
+        out, cache = layers.max_pool_forward_naive(x, pool_param)
+        dout = rng.normal(size=out.shape)
+        dx = layers.max_pool_backward_naive(dout, cache)
+        expect_gradient(f"max_pool_backward_naive dx ({pool_param})", dx,
+                        lambda v: layers.max_pool_forward_naive(v, pool_param)[0], x, dout)
+
+
+def _fold_case(seed, w_shape, units):
+    rng = _rng(seed)
+    bn_param = {"mode": "test", "eps": 1e-3, "running_mean": rng.normal(size=units),
+                "running_var": rng.uniform(0.2, 3.0, size=units)}
+    return (rng.normal(size=w_shape), rng.normal(size=units), rng.uniform(0.5, 2.0, size=units),
+            rng.normal(size=units), bn_param)
+
+
+def _test_mode_bn(z, gamma, beta, bn_param, shape):
+    """gamma * (z - running_mean) / sqrt(running_var + eps) + beta, per unit (the definition)."""
+    mean, var = (np.reshape(bn_param[k], shape) for k in ("running_mean", "running_var"))
+    return np.reshape(gamma, shape) * (z - mean) / np.sqrt(var + bn_param["eps"]) + np.reshape(beta, shape)
+
+
+@check("layer_utils.fold_batchnorm", "ConvolutionalNetworks.ipynb")
+def check_fold_batchnorm():
+    layer_utils = _module("layer_utils")
+    fast = _module("fast_layers")
+    w, b, gamma, beta, bn_param = _fold_case(44, (6, 5), 5)
+    x = _rng(45).normal(size=(8, 6))
+    w_folded, b_folded = unpack(layer_utils.fold_batchnorm(w, b, gamma, beta, dict(bn_param)),
+                                ("w_folded", "b_folded"), "fold_batchnorm")
+    expect_array("fold_batchnorm w_folded (affine w)", w_folded, w.shape)
+    expect_array("fold_batchnorm b_folded (affine w)", b_folded, b.shape)
+    expect_close("x @ w_folded + b_folded against affine then test-mode batch norm", x @ w_folded + b_folded,
+                 _test_mode_bn(x @ w + b, gamma, beta, bn_param, (1, 5)), 1e-10)
+    w, b, gamma, beta, bn_param = _fold_case(46, (4, 3, 3, 3), 4)
+    x = _rng(47).normal(size=(2, 3, 5, 5))
+    conv_param = {"stride": 1, "pad": 1}
+    w_folded, b_folded = layer_utils.fold_batchnorm(w, b, gamma, beta, dict(bn_param))
+    expect_array("fold_batchnorm w_folded (conv w)", w_folded, w.shape)
+    expect_array("fold_batchnorm b_folded (conv w)", b_folded, b.shape)
+    folded, _ = fast.conv_forward_fast(x, w_folded, b_folded, conv_param)
+    conv, _ = fast.conv_forward_fast(x, w, b, conv_param)
+    expect_close("conv with (w_folded, b_folded) against conv then test-mode spatial batch norm", folded,
+                 _test_mode_bn(conv, gamma, beta, bn_param, (1, 4, 1, 1)), 1e-10)
+
+
+def _conv_net(**kwargs):
+    cnn = _module("classifiers.cnn")
+    options = dict(input_dim=(2, 4, 4), num_filters=3, filter_size=3, hidden_dim=5, num_classes=3,
+                   weight_scale=0.5, dtype=np.float64, seed=0)
+    options.update(kwargs)
+    return cnn.ThreeLayerConvNet(**options)
+
+
+@check("ThreeLayerConvNet", "ConvolutionalNetworks.ipynb", ("__init__", "loss"))
+def check_three_layer_convnet():
+    model = _conv_net()
+    shapes = {"W1": (3, 2, 3, 3), "b1": (3,), "W2": (3 * 2 * 2, 5), "b2": (5,), "W3": (5, 3), "b3": (3,)}
+    expect(set(model.params) == set(shapes), f"params has keys {sorted(model.params)}, expected {sorted(shapes)}")
+    for key, shape in shapes.items():
+        expect_array(f"params[{key!r}]", model.params[key], shape)
+        expect(model.params[key].dtype == np.float64, f"params[{key!r}] is {model.params[key].dtype}, "
+                                                      f"expected the model's dtype float64")
+        if key.startswith("b"):
+            expect(np.all(model.params[key] == 0), f"params[{key!r}] must start at zero")
+    wide = _conv_net(input_dim=(2, 20, 20), weight_scale=0.1)
+    std = float(np.std(wide.params["W2"]))
+    expect(0.08 < std < 0.12, f"params['W2'] has standard deviation {std:.3f}, expected weight_scale = 0.1")
+    bn = _conv_net(normalization="batchnorm")
+    for key, value in (("gamma1", 1.0), ("beta1", 0.0)):
+        expect(key in bn.params, f"with normalization='batchnorm', params needs {key!r}")
+        expect_array(f"params[{key!r}]", bn.params[key], (3,))
+        expect(np.all(bn.params[key] == value), f"params[{key!r}] must start at {value:g}")
+
+    rng = _rng(48)
+    X, y = rng.normal(size=(4, 2, 4, 4)), np.array([0, 2, 1, 2])
+    expect_array("loss(X) scores", model.loss(X), (4, 3))
+    loss, _ = _conv_net(weight_scale=1e-4).loss(X, y)
+    expect(abs(float(loss) - np.log(3)) < 1e-3, f"with tiny weights the loss is {float(loss):.4f}, expected "
+                                                f"log(3) = {np.log(3):.4f}")
+    for label, net in (("ThreeLayerConvNet", _conv_net(reg=0.7)),
+                       ("ThreeLayerConvNet (batchnorm)", _conv_net(normalization="batchnorm")),
+                       ("ThreeLayerConvNet (groupnorm, 3 groups)", _conv_net(normalization="groupnorm",
+                                                                             num_groups=3))):
+        for key in ("b1", "b2", "b3"):  # off the ReLU kink
+            net.params[key] = net.params[key] + rng.uniform(0.1, 0.3, size=net.params[key].shape)
+        loss, grads = unpack(net.loss(X, y), ("loss", "grads"), "ThreeLayerConvNet.loss")
+        expect(np.isfinite(loss), f"{label}: the loss is not finite")
+        expect(set(grads) == set(net.params), f"{label}: grads has keys {sorted(grads)}, expected the keys of "
+                                              f"params {sorted(net.params)}")
+        for key in sorted(net.params):
+            expect_gradient(f"{label}: grads[{key!r}]", grads[key], lambda v: np.array(net.loss(X, y)[0]),
+                            net.params[key], np.array(1.0), tol=1e-6)
+    model.reg = 0.7
+    loss_reg, _ = model.loss(X, y)
+    model.reg = 0.0
+    loss_plain, _ = model.loss(X, y)
+    penalty = 0.5 * 0.7 * sum(np.sum(model.params[k] ** 2) for k in ("W1", "W2", "W3"))
+    expect(abs((loss_reg - loss_plain) - penalty) < 1e-9 * max(1.0, penalty),
+           f"reg = 0.7 adds {loss_reg - loss_plain:.6f} to the loss, expected 0.5 * reg * sum(W**2) = {penalty:.6f}")
