@@ -307,13 +307,16 @@ def conv_gn_relu_pool_forward(x, w, b, gamma, beta, G, conv_param, gn_param, poo
 
     Returns a tuple of:
     - out: Output of shape (N, F, H'', W'').
-    - cache: (conv_cache, gn_cache, relu_cache, pool_cache).
+    - cache: (conv_cache, gn_cache, relu_cache, pool_cache, shape of gamma).
     """
     a, conv_cache = conv_forward_fast(x, w, b, conv_param)
-    an, gn_cache = spatial_groupnorm_forward(a, gamma, beta, G, gn_param)
+    F = a.shape[1]
+    # Group norm takes its scale and shift as (1, F, 1, 1); a net may keep them as (F,), like batch norm's.
+    an, gn_cache = spatial_groupnorm_forward(a, np.reshape(gamma, (1, F, 1, 1)), np.reshape(beta, (1, F, 1, 1)),
+                                             G, gn_param)
     s, relu_cache = relu_forward(an)
     out, pool_cache = max_pool_forward_fast(s, pool_param)
-    return out, (conv_cache, gn_cache, relu_cache, pool_cache)
+    return out, (conv_cache, gn_cache, relu_cache, pool_cache, np.shape(gamma))
 
 
 def conv_gn_relu_pool_backward(dout, cache):
@@ -322,17 +325,17 @@ def conv_gn_relu_pool_backward(dout, cache):
 
     Inputs:
     - dout: Upstream derivative of shape (N, F, H'', W'').
-    - cache: (conv_cache, gn_cache, relu_cache, pool_cache) from conv_gn_relu_pool_forward.
+    - cache: (conv_cache, gn_cache, relu_cache, pool_cache, shape of gamma) from conv_gn_relu_pool_forward.
 
     Returns a tuple of:
     - dx (N, C, H, W), dw (F, C, HH, WW), db (F,), dgamma, dbeta (in gamma's shape).
     """
-    conv_cache, gn_cache, relu_cache, pool_cache = cache
+    conv_cache, gn_cache, relu_cache, pool_cache, gamma_shape = cache
     ds = max_pool_backward_fast(dout, pool_cache)
     dan = relu_backward(ds, relu_cache)
     da, dgamma, dbeta = spatial_groupnorm_backward(dan, gn_cache)
     dx, dw, db = conv_backward_fast(da, conv_cache)
-    return dx, dw, db, dgamma, dbeta
+    return dx, dw, db, np.reshape(dgamma, gamma_shape), np.reshape(dbeta, gamma_shape)
 
 
 def fold_batchnorm(w, b, gamma, beta, bn_param):
