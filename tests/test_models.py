@@ -18,7 +18,7 @@ import itertools
 import numpy as np
 import pytest
 
-from cs231n_bn import layer_utils
+from cs231n_bn import layer_utils, layers
 from cs231n_bn.classifiers import fc_net
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
@@ -199,7 +199,8 @@ def test_a_float64_gradient_from_a_layer_is_cast_to_the_nets_dtype(monkeypatch):
     def float64_affine_backward(dout, cache):
         return tuple(g.astype(np.float64) for g in affine_backward(dout, cache))
 
-    monkeypatch.setattr(fc_net, "affine_backward", float64_affine_backward)
+    for module in (fc_net, layer_utils, layers):  # wherever the net looks the layer up
+        monkeypatch.setattr(module, "affine_backward", float64_affine_backward)
     rng = np.random.default_rng(0)
     model = FullyConnectedNet([6], input_dim=5, num_classes=3, normalization="layernorm", seed=0)
     _, grads = model.loss(rng.standard_normal((4, 5)), rng.integers(3, size=4))
