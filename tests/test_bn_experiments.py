@@ -1,4 +1,5 @@
-"""Tests for cs231n_bn.kit.experiments.bn_experiments: seeding, variant overrides, the sweep summary and its figure."""
+"""Tests for cs231n_bn.kit.experiments.bn_experiments (seeding, variant overrides, the sweep summary, the batch-size
+comparison, the scale-invariance measurement and their figures) and bn_graph.NodeCheck (per-node gradient checks)."""
 
 import matplotlib
 
@@ -9,12 +10,17 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from cs231n_bn.kit.experiments.bn_experiments import (  # noqa: E402
+    batch_size_comparison,
+    bn_input_statistics,
     final_loss,
+    plot_batch_size_comparison,
+    plot_bn_input_statistics,
     plot_weight_scale_sweep,
     train_net,
     train_variants,
     weight_scale_sweep,
 )
+from cs231n_bn.kit.experiments.bn_graph import NodeCheck  # noqa: E402
 
 SOLVER = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, batch_size=10, num_epochs=2)
 
@@ -110,3 +116,126 @@ def test_plot_weight_scale_sweep_draws_one_line_per_normalization():
         np.testing.assert_allclose(fig.axes[0].get_lines()[1].get_ydata(), results["batchnorm"]["best_val_acc"])
     finally:
         plt.close(fig)
+
+
+def test_batch_size_comparison_trains_every_normalization_at_every_batch_size_and_seed(data):
+    results = batch_size_comparison(data, [8], [10, 20], normalizations=(None, "batchnorm"), seeds=(0, 1),
+                                    num_classes=3, update_rule="adam", optim_config={"learning_rate": 1e-2},
+                                    num_epochs=2)
+    assert list(results) == [None, "batchnorm"]
+    for summary in results.values():
+        assert set(summary) == {"best_val_acc", "best_train_acc"}
+        assert all(value.shape == (2, 2) for value in summary.values())
+    run = train_net(data, [8], normalization="batchnorm", batch_size=20, seed=1, num_classes=3, update_rule="adam",
+                    optim_config={"learning_rate": 1e-2}, num_epochs=2)
+    assert results["batchnorm"]["best_val_acc"][1, 1] == run.best_val_acc
+    assert results["batchnorm"]["best_train_acc"][1, 1] == max(run.train_acc_history)
+
+
+@pytest.mark.parametrize("key", ["batch_size", "seed", "normalization"])
+def test_batch_size_comparison_rejects_what_it_sets_itself(data, key):
+    with pytest.raises(ValueError, match=key):
+        batch_size_comparison(data, [8], [10], num_classes=3, num_epochs=1, **{key: 1})
+
+
+def test_plot_batch_size_comparison_draws_mean_and_range():
+    results = {norm: {"best_val_acc": np.array([[0.5, 0.7], [0.3, 0.9]]),
+                      "best_train_acc": np.array([[0.6, 0.8], [0.4, 1.0]])} for norm in (None, "layernorm")}
+    fig = plot_batch_size_comparison([2, 50], results)
+    try:
+        assert len(fig.axes) == 2
+        ax = fig.axes[0]
+        assert [text.get_text() for text in ax.get_legend().get_texts()] == ["baseline", "layernorm"]
+        np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.4, 0.8])  # the mean over the seeds
+    finally:
+        plt.close(fig)
+
+
+def test_bn_input_statistics_measures_where_scale_invariance_holds():
+    X = np.random.default_rng(0).standard_normal((32, 20))
+    stats = bn_input_statistics(X, [16, 16, 16], [1e-4, 1e-1, 1.0], num_classes=3, seed=0)
+    assert stats["input_var"].shape == stats["x_hat_std"].shape == (3, 3) and stats["scores_std"].shape == (3,)
+    # Large scales: every input variance >> eps, x_hat has unit spread and is the same at both scales.
+    assert np.all(stats["input_var"][1:] > 1e-3)
+    np.testing.assert_allclose(stats["x_hat_std"][1:], 1.0, atol=1e-3)
+    # The scores are not normalized: they scale with the output layer's weights (x10 from 0.1 to 1).
+    assert stats["scores_std"][2] == pytest.approx(10 * stats["scores_std"][1], rel=1e-3)
+    # Scale 1e-4: the variance falls below eps and x_hat collapses, layer after layer.
+    assert np.all(stats["input_var"][0] < 1e-5)
+    assert np.all(np.diff(stats["x_hat_std"][0]) < 0) and stats["x_hat_std"][0, -1] < 0.01
+    # A negligible eps restores the invariance at every scale.
+    exact = bn_input_statistics(X, [16, 16], [1e-4, 1.0], num_classes=3, eps=1e-30, seed=0)
+    np.testing.assert_allclose(exact["x_hat_std"], 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("scales", [[], [0.0], [[1e-2]]])
+def test_bn_input_statistics_rejects_bad_scales(scales):
+    with pytest.raises(ValueError, match="weight_scales"):
+        bn_input_statistics(np.ones((4, 3)), [2], scales)
+
+
+def test_plot_bn_input_statistics_draws_one_line_per_layer_and_eps():
+    stats = {"input_var": np.array([[1e-6, 1e-8], [1.0, 0.5]]), "x_hat_std": np.array([[0.3, 0.01], [1.0, 1.0]]),
+             "scores_std": np.array([1e-6, 1.0])}
+    fig = plot_bn_input_statistics([1e-4, 1.0], stats, eps=1e-5)
+    try:
+        assert len(fig.axes) == 2 and len(fig.axes[0].get_lines()) == 3 and len(fig.axes[1].get_lines()) == 2
+        np.testing.assert_allclose(fig.axes[1].get_lines()[1].get_ydata(), [0.01, 1.0])
+    finally:
+        plt.close(fig)
+
+
+def _graph(x, gamma, beta, node):
+    """A small staged graph (not a normalization) in which node 'a' is used twice."""
+    a = node("a", x * gamma)
+    b = node("b", np.sin(a))
+    return node("out", a * b + beta)
+
+
+def _graph_inputs():
+    rng = np.random.default_rng(1)
+    return {"x": rng.standard_normal((3, 4)), "gamma": rng.standard_normal(4), "beta": rng.standard_normal(4)}, \
+        rng.standard_normal((3, 4))
+
+
+def test_node_check_accepts_every_correct_gradient_and_records_the_nodes(capsys):
+    inputs, dout = _graph_inputs()
+    check = NodeCheck(_graph, inputs, dout)
+    assert list(check.values) == ["a", "b", "out"]
+    a, b = check.values["a"], check.values["b"]
+    db = dout * a
+    da = dout * b + db * np.cos(a)  # both uses of a
+    grads = {"dout": dout, "db": db, "da": da, "dbeta": dout.sum(axis=0), "dx": da * inputs["gamma"],
+             "dgamma": (da * inputs["x"]).sum(axis=0)}
+    assert all(check(name, grad) for name, grad in grads.items())
+    assert "da: ok (relative error below 1e-06)" in capsys.readouterr().out
+    assert set(check.errors) == set(grads) and max(check.errors.values()) < 1e-6
+
+
+def test_node_check_names_a_missing_path_and_a_wrong_shape(capsys):
+    inputs, dout = _graph_inputs()
+    check = NodeCheck(_graph, inputs, dout)
+    a, b = check.values["a"], check.values["b"]
+    assert not check("da", dout * b)  # the path through b is missing
+    assert not check("dgamma", (dout * b * inputs["x"]).sum(axis=0, keepdims=True))
+    out = capsys.readouterr().out
+    assert "da: WRONG (relative error" in out
+    assert "dgamma: WRONG shape (1, 4); gamma has shape (4,)" in out
+
+
+def test_node_check_rejects_unknown_and_duplicate_names_and_a_bad_dout():
+    inputs, dout = _graph_inputs()
+    check = NodeCheck(_graph, inputs, dout)
+    with pytest.raises(KeyError, match="no input or node named 'c'"):
+        check("dc", dout)
+    with pytest.raises(ValueError, match="grad_name"):
+        check("a", dout)
+
+    def twice(x, gamma, beta, node):
+        a = node("a", x * gamma)
+        return node("a", a + beta)
+
+    with pytest.raises(ValueError, match="used twice"):
+        NodeCheck(twice, inputs, dout)
+    with pytest.raises(ValueError, match="dout has shape"):
+        NodeCheck(_graph, inputs, dout[:2])

@@ -150,3 +150,156 @@ def plot_weight_scale_sweep(weight_scales, results, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def bn_input_statistics(X, hidden_dims, weight_scales, num_classes=10, eps=1e-5, seed=0):
+    """
+    Where batch norm's scale invariance holds: the forward pass of a freshly initialized
+    {affine - batchnorm - relu} x L - affine net on one mini-batch, at several initial weight scales.
+
+    The weights are W_l = scale * Z_l with the same standard-normal draws Z_l at every scale (biases 0, gamma 1,
+    beta 0), so that the scale is the only difference. BN(aWx) = BN(Wx) would make every row of the result equal;
+    it holds only while the per-feature variance of each batch-norm input is much larger than eps.
+
+    Inputs:
+    - X: one mini-batch, shape (N, d_1, ..., d_k)
+    - hidden_dims: list of L hidden layer sizes
+    - weight_scales: sequence of S positive weight scales
+    - num_classes: size of the output layer
+    - eps: batch norm's eps
+    - seed: seed of the weight draws
+
+    Returns a dict:
+    - 'input_var': array (S, L), the per-feature variance of batch norm l's input over the batch, averaged over
+      its features
+    - 'x_hat_std': array (S, L), the standard deviation of batch norm l's output (x_hat, since gamma = 1 and
+      beta = 0) over all its entries: 1 where scale invariance holds, sqrt(var / (var + eps)) in general
+    - 'scores_std': array (S,), the standard deviation of the output layer's scores
+    """
+    from cs231n_bn.layers import affine_forward, batchnorm_forward, relu_forward
+
+    weight_scales = np.asarray(weight_scales, dtype=np.float64)
+    if weight_scales.ndim != 1 or weight_scales.size == 0 or not np.all(weight_scales > 0):
+        raise ValueError(f"weight_scales must be a non-empty 1-d sequence of positive numbers; got {weight_scales}")
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    dims = [X.shape[1]] + list(hidden_dims) + [num_classes]
+    rng = np.random.default_rng(seed)
+    Z = [rng.standard_normal((dims[i], dims[i + 1])) for i in range(len(dims) - 1)]
+    L = len(hidden_dims)
+    input_var, x_hat_std, scores_std = np.zeros((len(weight_scales), L)), np.zeros((len(weight_scales), L)), []
+    for s, scale in enumerate(weight_scales):
+        h = X
+        for l in range(L):
+            a, _ = affine_forward(h, scale * Z[l], np.zeros(dims[l + 1]))
+            input_var[s, l] = a.var(axis=0).mean()
+            x_hat, _ = batchnorm_forward(a, np.ones(dims[l + 1]), np.zeros(dims[l + 1]),
+                                         {"mode": "train", "eps": eps})
+            x_hat_std[s, l] = x_hat.std()
+            h, _ = relu_forward(x_hat)
+        scores, _ = affine_forward(h, scale * Z[L], np.zeros(num_classes))
+        scores_std.append(scores.std())
+    return {"input_var": input_var, "x_hat_std": x_hat_std, "scores_std": np.array(scores_std)}
+
+
+def plot_bn_input_statistics(weight_scales, stats, eps=1e-5, title=None):
+    """
+    Plot bn_input_statistics: each batch-norm layer's input variance (with eps marked) and the spread of its
+    x_hat, against the initial weight scale.
+
+    Inputs:
+    - weight_scales: the S scales given to bn_input_statistics
+    - stats: its result
+    - eps: batch norm's eps, drawn as a horizontal line
+    - title: optional figure title
+
+    Returns:
+    - fig: the matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    for l in range(stats["input_var"].shape[1]):
+        axes[0].loglog(weight_scales, stats["input_var"][:, l], "-o", markersize=3, label=f"batch norm {l + 1}")
+        axes[1].semilogx(weight_scales, stats["x_hat_std"][:, l], "-o", markersize=3, label=f"batch norm {l + 1}")
+    axes[0].axhline(eps, color="k", ls="--", lw=1, label=f"eps = {eps:g}")
+    axes[0].set(title="Per-feature variance of each batch-norm input", xlabel="initial weight scale",
+                ylabel="variance (mean over features)")
+    axes[1].set(title="Spread of x_hat (1 where BN(aWx) = BN(Wx))", xlabel="initial weight scale",
+                ylabel="standard deviation of x_hat", ylim=(-0.05, 1.1))
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def batch_size_comparison(data, hidden_dims, batch_sizes, normalizations=(None, "batchnorm", "layernorm"),
+                          seeds=(0, 1, 2), **common):
+    """
+    Train one net per (normalization, batch size, seed): every normalization at every batch size, each over the
+    same seeds (the seed fixes the initial weights and the mini-batch order, as in train_net).
+
+    Inputs:
+    - data, hidden_dims: as for train_net
+    - batch_sizes: sequence of B batch sizes
+    - normalizations: the normalizations compared (None is the baseline)
+    - seeds: sequence of S seeds
+    - common: train_net / Solver keyword arguments shared by every run (not batch_size or seed)
+
+    Returns:
+    - results: dict normalization -> dict with arrays of shape (S, B): 'best_val_acc' and 'best_train_acc'
+    """
+    for key in ("batch_size", "seed", "normalization"):
+        if key in common:
+            raise ValueError(f"{key} is set by batch_size_comparison itself; got {key}={common[key]!r}")
+    batch_sizes, seeds = [int(b) for b in batch_sizes], [int(s) for s in seeds]
+    if not batch_sizes or not seeds:
+        raise ValueError(f"batch_sizes and seeds must be non-empty; got {batch_sizes!r}, {seeds!r}")
+    results = {}
+    for normalization in normalizations:
+        val, train = np.zeros((len(seeds), len(batch_sizes))), np.zeros((len(seeds), len(batch_sizes)))
+        for i, seed in enumerate(seeds):
+            for j, batch_size in enumerate(batch_sizes):
+                solver = train_net(data, hidden_dims, normalization=normalization, batch_size=batch_size,
+                                   seed=seed, **common)
+                val[i, j], train[i, j] = solver.best_val_acc, max(solver.train_acc_history)
+        results[normalization] = {"best_val_acc": val, "best_train_acc": train}
+    return results
+
+
+def plot_batch_size_comparison(batch_sizes, results, title=None):
+    """
+    Plot batch_size_comparison: best validation and training accuracy against the batch size, the mean over the
+    seeds with error bars from the smallest to the largest seed's value.
+
+    Inputs:
+    - batch_sizes: the B batch sizes given to batch_size_comparison
+    - results: its result
+    - title: optional figure title
+
+    Returns:
+    - fig: the matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4))
+    for ax, key, panel_title in zip(axes, ("best_val_acc", "best_train_acc"),
+                                    ("Best validation accuracy", "Best training accuracy")):
+        for normalization, summary in results.items():
+            values = summary[key]
+            mean = values.mean(axis=0)
+            ax.errorbar(batch_sizes, mean, yerr=[mean - values.min(axis=0), values.max(axis=0) - mean],
+                        fmt="-o", capsize=4, markersize=4, label=normalization or "baseline")
+        ax.set_xscale("log")
+        ax.set_xticks(batch_sizes, [str(b) for b in batch_sizes])
+        ax.minorticks_off()
+        ax.set(title=f"{panel_title} (mean, min to max over {values.shape[0]} seeds)", xlabel="batch size N",
+               ylabel="accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig

@@ -5,8 +5,9 @@ Batch, layer, instance and group normalization are one computation,
     x_hat = (x - mean_S(x)) / sqrt(var_S(x) + eps),
 
 that differ only in the set S of entries a statistic is taken over (Wu & He 2018, Figure 2). This module holds
-a reference that computes all four with one function, the cube figure of which entries share statistics, and
-the small-batch experiment (how noisy batch statistics are, compared with group statistics).
+which axes each member reduces over (member_groups; the notebook computes the members with the student's own
+normalization.standardize and layers), the cube figure of which entries share statistics, and the small-batch
+experiment (how noisy batch statistics are, compared with group statistics).
 """
 
 import numpy as np
@@ -33,7 +34,7 @@ def member_groups(name, C, G=None):
 
     Returns a tuple of:
     - G: int
-    - axes: tuple of ints, axes of the (N, G, C // G, H, W) view
+    - axes: tuple of ints, axes of the (N, G, C // G, H, W) view the statistics are taken over
     """
     if name not in MEMBERS:
         raise ValueError(f"unknown normalization {name!r}; expected one of {', '.join(MEMBERS)}")
@@ -46,40 +47,6 @@ def member_groups(name, C, G=None):
     if name == "instance":
         return C, (2, 3, 4)
     return G, (2, 3, 4)
-
-
-def normalize_groups(x, G, axes, eps=1e-5):
-    """
-    Reference normalization: the statistics of x, viewed as (N, G, C // G, H, W), over `axes`.
-    No gamma or beta and no running averages: this is x_hat of the train-time forward pass,
-
-        mu = mean_S(x),  var = mean_S((x - mu)^2),  x_hat = (x - mu) / sqrt(var + eps),
-
-    where S is the set of entries of the view that share an index on every axis not in `axes`.
-
-    Inputs:
-    - x: array of shape (N, C, H, W)
-    - G: number of channel groups, a divisor of C
-    - axes: tuple of axes of the (N, G, C // G, H, W) view to reduce over (see member_groups)
-    - eps: added to the variance for numerical stability
-
-    Returns:
-    - x_hat: array of shape (N, C, H, W)
-    """
-    x = np.asarray(x)
-    if x.ndim != 4:
-        raise ValueError(f"x must have shape (N, C, H, W); got shape {x.shape}")
-    N, C, H, W = x.shape
-    if not isinstance(G, (int, np.integer)) or G < 1 or C % G != 0:
-        raise ValueError(f"G={G!r} must be a positive divisor of C={C}")
-    axes = tuple(axes)
-    if not axes or any(a not in range(5) for a in axes) or len(set(axes)) != len(axes):
-        raise ValueError(f"axes={axes!r} must be distinct axes of the 5-d view, each in 0..4")
-    xg = x.reshape(N, G, C // G, H, W)
-    mu = xg.mean(axis=axes, keepdims=True)
-    xc = xg - mu
-    var = (xc ** 2).mean(axis=axes, keepdims=True)  # two-pass: centre first, never E[x^2] - E[x]^2
-    return (xc / np.sqrt(var + eps)).reshape(N, C, H, W)
 
 
 def _in_set(name, n, c, group_size):
