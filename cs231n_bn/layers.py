@@ -361,7 +361,7 @@ def layernorm_forward(x, gamma, beta, ln_param):
     check_layernorm_inputs(x, gamma, beta, ln_param)
     ln_param = {} if ln_param is None else ln_param
     eps = ln_param.get("eps", 1e-5)
-    # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
+    # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, section 5 "Layer normalization").
     ### BEGIN SOLUTION
     mean = x.mean(axis=1, keepdims=True)
     x_centred = x - mean
@@ -387,7 +387,7 @@ def layernorm_backward(dout, cache):
     - dgamma: Gradient with respect to gamma, of shape (D,).
     - dbeta: Gradient with respect to beta, of shape (D,).
     """
-    # TODO: implement the layer norm backward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
+    # TODO: implement the layer norm backward pass (BatchNormalization.ipynb, section 5 "Layer normalization").
     ### BEGIN SOLUTION
     check_cache(cache, dout, "layernorm_backward")
     x_hat, inv_std, gamma = cache["x_hat"], cache["inv_std"], cache["gamma"]

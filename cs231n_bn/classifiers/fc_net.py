@@ -90,7 +90,7 @@ class FullyConnectedNet(object):
         # are initialized to zero. With batch or layer normalization, store the scale and shift parameters of
         # the first layer in gamma1 and beta1, of the second layer in gamma2 and beta2, etc.; scale parameters
         # start at one and shift parameters at zero (the BatchNormalization notebook asks for them).
-        # TODO: initialize the parameters of the network in the order W1, b1, (gamma1, beta1), W2, ... (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        # TODO: initialize the parameters of the network in the order W1, b1, (gamma1, beta1), W2, ...; gamma/beta when you reach BatchNormalization.ipynb section 6 (FullyConnectedNets.ipynb, section 8 "A fully connected network").
         ### BEGIN SOLUTION
         dims = [input_dim] + list(hidden_dims) + [num_classes]
         for i in range(1, self.num_layers + 1):
@@ -159,7 +159,7 @@ class FullyConnectedNet(object):
         # cs231n_bn/layer_utils.py) are all imported here. With batch normalization, pass self.bn_params[0] to
         # the forward pass of the first batch normalization layer, etc.; with dropout, pass self.dropout_param
         # to every dropout layer; with nonlinearity='sigmoid', use sigmoid units instead of ReLUs.
-        # TODO: implement the forward pass of the fully connected net, keeping what the backward pass needs (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        # TODO: implement the forward pass of the fully connected net, keeping what the backward pass needs; add normalization in BatchNormalization.ipynb section 6 and dropout in Dropout.ipynb section 3 (FullyConnectedNets.ipynb, section 8 "A fully connected network").
         ### BEGIN SOLUTION
         nonlinearity_forward = relu_forward if self.nonlinearity == "relu" else sigmoid_forward
         L = self.num_layers
@@ -190,7 +190,7 @@ class FullyConnectedNet(object):
         # gradients in the grads dictionary. Compute data loss using softmax, and make sure that grads[k] holds
         # the gradients for self.params[k]. Don't forget to add L2 regularization on the weights:
         # 0.5 * reg * sum(W**2) for every weight matrix W (not on the biases, gammas or betas).
-        # TODO: implement the backward pass of the fully connected net (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        # TODO: implement the backward pass of the fully connected net; normalization and dropout as in the forward pass (FullyConnectedNets.ipynb, section 8 "A fully connected network").
         ### BEGIN SOLUTION
         nonlinearity_backward = relu_backward if self.nonlinearity == "relu" else sigmoid_backward
         loss, dscores = softmax_loss(scores, y)
