@@ -1,4 +1,4 @@
-"""A fully connected network of any depth, with optional batch/layer normalization and dropout."""
+"""A fully connected network of any depth: ReLU or sigmoid units, optional batch/layer normalization and dropout."""
 
 import numpy as np
 
@@ -13,25 +13,32 @@ from cs231n_bn.layers import (
     layernorm_forward,
     relu_backward,
     relu_forward,
+    sigmoid_backward,
+    sigmoid_forward,
     softmax_loss,
 )
 
 from ._params import activation_names, add_l2_penalty, check_architecture, first_layer_grads, init_params
 
 NORMALIZATIONS = (None, "batchnorm", "layernorm")
+NONLINEARITIES = ("relu", "sigmoid")
 
 
 class FullyConnectedNet:
     """
     Class for a multi-layer fully connected neural network.
 
-    Network contains an arbitrary number of hidden layers, ReLU nonlinearities, and a softmax loss function.
+    Network contains an arbitrary number of hidden layers, ReLU (or sigmoid) nonlinearities, and a softmax loss
+    function.
     This will also implement dropout and batch/layer normalization as options. For a network with L layers,
     the architecture will be
 
         {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax
 
     where batch/layer normalization and dropout are optional and the {...} block is repeated L - 1 times.
+    With nonlinearity='sigmoid', sigmoid units replace the ReLUs: Ioffe & Szegedy's (2015) Section 4.1 network
+    is FullyConnectedNet([100, 100, 100], input_dim=784, nonlinearity='sigmoid', normalization='batchnorm' or
+    None), batch norm before each nonlinearity.
 
     Learnable parameters are stored in the self.params dictionary and will be learned using the Solver class:
     W1, b1, ..., WL, bL, and with normalization gamma1, beta1, ..., gamma{L-1}, beta{L-1}.
@@ -41,12 +48,13 @@ class FullyConnectedNet:
     self.dropout_param ({'mode', 'p'} and 'seed' if a seed was given) when dropout is used.
 
     Named activations (see cs231n_bn.kit.monitors): set self.activations to a dict and the next forward pass stores
-    'affine{i}', 'norm{i}' (normalized nets), 'preact{i}' (the ReLU's input), 'relu{i}' for i = 1..L-1, and
+    'affine{i}', 'norm{i}' (normalized nets), 'preact{i}' (the nonlinearity's input), '{nonlinearity}{i}' ('relu{i}' or 'sigmoid{i}') for
+    i = 1..L-1, and
     'scores' in it; self.activation_names lists them.
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
-                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None):
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None, nonlinearity="relu"):
         """
         Initialize a new FullyConnectedNet.
 
@@ -58,6 +66,7 @@ class FullyConnectedNet:
           If dropout_keep_ratio=1 then the network does not use dropout at all.
         - normalization: What type of normalization the network should use: 'batchnorm', 'layernorm', or
           None for no normalization (the default).
+        - nonlinearity: 'relu' (the default) or 'sigmoid', the hidden units.
         - reg: Scalar giving L2 regularization strength (weights only: 0.5 * reg * sum(W**2) per layer).
         - weight_scale: Scalar giving the standard deviation for random initialization of the weights.
         - dtype: A numpy datatype object; all computations will be performed using this datatype. float32 is
@@ -69,11 +78,14 @@ class FullyConnectedNet:
         """
         if normalization not in NORMALIZATIONS:
             raise ValueError(f"Unknown normalization {normalization!r}; allowed: None, 'batchnorm', 'layernorm'")
+        if nonlinearity not in NONLINEARITIES:
+            raise ValueError(f"Unknown nonlinearity {nonlinearity!r}; allowed: 'relu', 'sigmoid'")
         if not 0 < dropout_keep_ratio <= 1:
             raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
         dims, self.dtype = check_architecture(input_dim, hidden_dims, num_classes, dtype, reg)
 
         self.normalization = normalization
+        self.nonlinearity = nonlinearity
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
         self.num_layers = len(dims) - 1
@@ -98,7 +110,7 @@ class FullyConnectedNet:
             self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
 
         self.activations = None
-        self.activation_names = activation_names(self.num_layers - 1, normalization is not None, "relu")
+        self.activation_names = activation_names(self.num_layers - 1, normalization is not None, nonlinearity)
 
     def loss(self, X, y=None):
         """
@@ -146,9 +158,10 @@ class FullyConnectedNet:
                 ### END SOLUTION
                 if acts is not None:
                     acts[f"norm{i}"] = a
-            h, cache["relu"] = relu_forward(a)
+            nonlinearity_forward = relu_forward if self.nonlinearity == "relu" else sigmoid_forward
+            h, cache["nonlinearity"] = nonlinearity_forward(a)
             if acts is not None:
-                acts[f"preact{i}"], acts[f"relu{i}"] = a, h
+                acts[f"preact{i}"], acts[f"{self.nonlinearity}{i}"] = a, h
             if self.use_dropout:
                 # TODO: apply dropout_forward to h with self.dropout_param; keep the cache in cache["dropout"] (Dropout.ipynb, section 3 "Fully connected nets with dropout").
                 ### BEGIN SOLUTION
@@ -175,7 +188,8 @@ class FullyConnectedNet:
                 ### BEGIN SOLUTION
                 dh = dropout_backward(dh, cache["dropout"])
                 ### END SOLUTION
-            da = relu_backward(dh, cache["relu"])
+            nonlinearity_backward = relu_backward if self.nonlinearity == "relu" else sigmoid_backward
+            da = nonlinearity_backward(dh, cache["nonlinearity"])
             if self.normalization is not None:
                 # TODO: backpropagate da through the normalization layer into da, grads[f"gamma{i}"] and grads[f"beta{i}"] (BatchNormalization.ipynb, section 6 "Fully connected nets with batch normalization").
                 ### BEGIN SOLUTION
