@@ -670,8 +670,6 @@ def check_dropout_forward():
         expect(np.array_equal(out, again), "dropout_forward: the same seed must give the same mask")
         test_out, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
         expect(np.array_equal(test_out, x), "dropout_forward in test mode must return x unchanged")
-    out32, _ = layers.dropout_forward(x.astype(np.float32), {"mode": "train", "p": 0.5, "seed": 1})
-    expect(out32.dtype == np.float32, f"dropout_forward turned float32 into {out32.dtype}")
 
 
 @check("layers.dropout_backward", "Dropout.ipynb")
