@@ -801,6 +801,17 @@ def _group_norm_statistics_axes(z, G):
     return "not normalized over each example's groups of C / G contiguous channels and their H x W positions"
 
 
+def _at_G(G, C, name, function, *args):
+    """function(*args); a crash is reported naming G (G = 1 and G = C are the edge cases of group norm)."""
+    try:
+        return function(*args)
+    except (CheckFailed, NotImplementedError):
+        raise
+    except Exception as error:
+        case = {1: ", one group: layer norm over (C, H, W)", C: ", one channel per group: instance norm"}.get(G, "")
+        raise CheckFailed(f"{name} fails at G = {G} (C = {C}{case}): {type(error).__name__}: {error}") from error
+
+
 @check("layers.spatial_groupnorm_forward", "NormalizationFamily.ipynb")
 def check_spatial_groupnorm_forward():
     layers = _module("layers")
@@ -808,7 +819,8 @@ def check_spatial_groupnorm_forward():
     x, gamma, beta = _spatial_inputs(25, (2, 6, 2, 3))
     gamma, beta = gamma.reshape(1, 6, 1, 1), beta.reshape(1, 6, 1, 1)
     for G in (3, 1, 6):  # G = 1 is layer norm over (C, H, W), G = C is instance norm
-        out, _ = unpack(pure(layers.spatial_groupnorm_forward, name, x, gamma, beta, G, {}), ("out", "cache"), name)
+        out, _ = unpack(_at_G(G, 6, name, pure, layers.spatial_groupnorm_forward, name, x, gamma, beta, G, {}),
+                        ("out", "cache"), name)
         expect_array(f"spatial_groupnorm_forward out (G = {G})", out, x.shape)
         z = (out - beta) / gamma
         wrong = _group_norm_statistics_axes(z, G)
@@ -829,8 +841,8 @@ def check_spatial_groupnorm_backward():
     forward = layers.spatial_groupnorm_forward
     for G in (2, 1, 4):
         _, cache = forward(x, gamma, beta, G, {})
-        dx, dgamma, dbeta = unpack(layers.spatial_groupnorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
-                                   "spatial_groupnorm_backward")
+        dx, dgamma, dbeta = unpack(_at_G(G, 4, "spatial_groupnorm_backward", layers.spatial_groupnorm_backward, dout,
+                                         cache), ("dx", "dgamma", "dbeta"), "spatial_groupnorm_backward")
         what = f"spatial_groupnorm_backward (G = {G})"
         expect_param_gradient(f"{what} dgamma", dgamma, gamma.shape)
         expect_param_gradient(f"{what} dbeta", dbeta, beta.shape, "beta")
