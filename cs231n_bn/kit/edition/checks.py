@@ -180,7 +180,7 @@ def expect_normalized(what, z, axes, var, eps, tol=1e-6, out=None):
     error = np.max(np.abs(got - want))
     if error > tol:
         count = z.size // got.size
-        if np.max(np.abs(got - want * (count - 1) / count)) <= tol:
+        if np.max(np.abs(got - want * (count - 1) / count)) <= 1e-4:
             raise CheckFailed(f"{what}: normalizes with the unbiased variance (divides by N - 1 = {count - 1}); "
                               f"normalization divides by the number of values N = {count} (the biased variance)")
         raise CheckFailed(f"{what}: variance of (out - beta) / gamma is {got.ravel()[0]:.6f}, expected "
@@ -725,8 +725,8 @@ def _spatial_inputs(seed, shape):
 
 
 def _normalized_over(z, axes, tol=1e-3):
-    """True if z has mean 0 and variance 1 (up to eps) over ``axes``."""
-    return bool(np.max(np.abs(z.mean(axis=axes))) < tol and np.max(np.abs(z.var(axis=axes) - 1)) < tol)
+    """True if z has mean 0 and variance about 1 over ``axes`` (a few values per statistic lose more to eps)."""
+    return bool(np.max(np.abs(z.mean(axis=axes))) < tol and np.max(np.abs(z.var(axis=axes) - 1)) < 20 * tol)
 
 
 _SPATIAL_AXES = {(0,): "the batch only (axis 0)", (0, 2): "axes (0, 2)", (0, 3): "axes (0, 3)",
