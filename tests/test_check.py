@@ -260,3 +260,101 @@ def test_a_student_function_that_never_returns_still_gets_the_summary(code, reas
     assert lines[1].startswith("layers.relu_backward  FAILED: ")  # its check runs relu_forward first
     assert lines[-1].startswith("0 passed, 2 failed, 0 not yet implemented"), run.stdout
     assert "Traceback" not in run.stdout + run.stderr
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The release's scan for shipped code that implements a student function (names aside)
+
+from cs231n_bn.kit.edition import similarity  # noqa: E402
+
+TOY_MODULE = '''\
+import numpy as np
+
+
+def spread(x, eps):
+    """Inputs: x (N, D). Returns: y (N, D) and scale (D,)."""
+    # TODO: compute the spread (Toy.ipynb, "Spread").
+    BEGIN
+    centre = np.median(x, axis=0)
+    scale = np.abs(x - centre).max(axis=0) + eps
+    y = np.tanh((x - centre) / scale)
+    ENDS
+    return y, scale
+'''.replace("BEGIN", markers.BEGIN).replace("ENDS", markers.END)
+
+TOY_TEST_REIMPLEMENTS = '''\
+import numpy as np
+from toy import spread
+
+
+def test_spread():
+    values, eps = np.arange(6.0).reshape(3, 2), 0.5
+    middle = np.median(values, axis=0)
+    width = np.abs(values - middle).max(axis=0) + eps
+    assert np.allclose(spread(values, eps)[0], np.tanh((values - middle) / width))
+'''
+
+TOY_TEST_HONEST = '''\
+import numpy as np
+from toy import spread
+
+
+def test_spread_is_bounded_and_odd():
+    values = np.arange(6.0).reshape(3, 2)
+    y, scale = spread(values, 0.5)
+    assert np.all(np.abs(y) < 1) and np.allclose(y[0], -y[2])
+    assert scale.shape == (2,)
+'''
+
+
+def _toy_tree(root, test_text, extra=None):
+    (root / "tests").mkdir(parents=True)
+    (root / "toy.py").write_text(TOY_MODULE)
+    (root / "tests" / "test_toy.py").write_text(test_text)
+    for path, text in (extra or {}).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+def test_the_release_stops_on_a_shipped_reimplementation_whatever_its_names(tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_REIMPLEMENTS)
+    with pytest.raises(ReleaseError) as error:
+        build_student_edition(root)
+    (problem,) = error.value.problems
+    assert problem.startswith("tests/test_toy.py, function test_spread (line 5): implements toy.py: spread "
+                              "(3 of its 3 expressions, names aside)")
+
+
+def test_honest_tests_and_the_template_around_a_stub_are_not_findings(tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST)
+    edition = build_student_edition(root)
+    assert [p.label for p in edition.patterns] == ["toy.py: spread"]
+    assert similarity.find_implementations(similarity.edition_units(edition.files), edition.patterns) == []
+
+
+@pytest.mark.parametrize("path, text", [
+    ("tests/test_strings.py", 'CODE = """\nm = np.median(v, axis=0)\ns = np.abs(v - m).max(axis=0) + e\n'
+                              'out = np.tanh((v - m) / s)\n"""\n'),
+    ("docs/notes.md", "Try this:\n\n```python\nm = np.median(v, axis=0)\ns = np.abs(v - m).max(axis=0) + e\n"
+                      "out = np.tanh((v - m) / s)\n```\n"),
+])
+def test_code_in_strings_and_markdown_is_scanned_too(path, text, tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST, {path: text})
+    with pytest.raises(ReleaseError) as error:
+        build_student_edition(root)
+    assert error.value.problems[0].startswith(path) and "implements toy.py: spread" in error.value.problems[0]
+
+
+def test_never_released_solutions_are_left_out_and_scanned_for(tmp_path):
+    fixture = ('SOLUTIONS = {("toy.py", "spread"): """\n    m = np.median(x, axis=0)\n    span = np.ptp(x - m, axis=0) '
+               '* 1.0 + eps\n    y = np.tanh((x - m) / span)\n"""}\n')
+    shipped = ('def helper(a, eps):\n    mid = np.median(a, axis=0)\n    span = np.ptp(a - mid, axis=0) * 1.0 + eps\n'
+               '    return np.tanh((a - mid) / span)\n')
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST, {"tests/fixtures/solutions/other.py": fixture})
+    edition = build_student_edition(root)
+    assert not any(path.startswith("tests/fixtures/solutions") for path in edition.files)
+    assert "toy.py: spread" in [p.label for p in edition.patterns if "ptp" in "".join(p.prints)]
+    (root / "helpers.py").write_text(shipped)
+    with pytest.raises(ReleaseError, match=r"helpers.py, function helper \(line 1\): implements toy.py: spread"):
+        build_student_edition(root)

@@ -11,9 +11,9 @@ layer's work, a code string that a test writes into a stub. It compares code str
 - a shipped *unit* (a function, a module's top-level code, a notebook code cell, a code block in Markdown, or a
   string constant that parses as several statements of Python) contributes the fingerprints of all its
   expressions, at every depth;
-- a unit implements a region when it holds at least MIN_MATCHED of the region's fingerprints and at least
-  MIN_SHARE of them, weighted by size; a region with a single fingerprint counts when that one is large
-  (LARGE_NODES nodes or more).
+- a unit implements a region when it holds at least MIN_MATCHED of the region's fingerprints, at least
+  MIN_SHARE of them weighted by size, and MIN_MATCHED_NODES nodes in all; a region with a single fingerprint
+  counts when that one is large (LARGE_NODES nodes or more).
 
 Fingerprints that also occur in the region's own file outside its regions (the template around the stub) are
 not the answer and are left out.
@@ -28,6 +28,7 @@ from dataclasses import dataclass
 MIN_NODES = 6
 LARGE_NODES = 10
 MIN_MATCHED = 2
+MIN_MATCHED_NODES = 16
 MIN_SHARE = 0.5
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*(?:python|py|ipython3?)?[ \t]*\n(.*?)^[ \t]*```", re.M | re.S)
@@ -169,7 +170,7 @@ def markdown_units(where, text):
 
 def find_implementations(units, patterns):
     """Every Finding: a unit (where, tree) that holds enough of a pattern's fingerprints."""
-    findings = []
+    findings, seen = [], set()
     for where, tree in units:
         prints = expression_prints(tree)
         if not prints:
@@ -183,8 +184,10 @@ def find_implementations(units, patterns):
             if len(pattern.prints) == 1:
                 hit = matched_size >= LARGE_NODES
             else:
-                hit = len(matched) >= MIN_MATCHED and matched_size >= MIN_SHARE * total_size
-            if hit:
+                hit = (len(matched) >= MIN_MATCHED and matched_size >= MIN_SHARE * total_size
+                       and matched_size >= MIN_MATCHED_NODES)
+            if hit and (where, pattern.label) not in seen:
+                seen.add((where, pattern.label))
                 findings.append(Finding(where, pattern.label, len(matched), len(pattern.prints)))
     return findings
 
@@ -212,10 +215,28 @@ def notebook_patterns(path, cells):
 
 
 def fixture_patterns(path, text):
-    """Patterns from a never-shipped file of alternative solutions: each code string in it is one solution."""
+    """Patterns from a never-shipped file of alternative solutions: each code string in it is one solution.
+
+    A string stored under a key ("cs231n_bn/layers.py", "batchnorm_forward") is labelled as that function's
+    solution, any other as the solution at its line.
+    """
     tree = parse(text)
     if tree is None:
         return []
+    names = {t.id: n.value.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Constant)
+             for t in n.targets if isinstance(t, ast.Name)}
+    labels = {}
+    for node in ast.walk(tree):
+        pairs = []
+        if isinstance(node, ast.Dict):
+            pairs = list(zip(node.keys, node.values))
+        elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
+            pairs = [(node.targets[0].slice, node.value)]
+        for key, value in pairs:
+            if isinstance(key, ast.Tuple) and len(key.elts) == 2 and isinstance(key.elts[1], ast.Constant):
+                for string in ast.walk(value):
+                    if isinstance(string, ast.Constant) and isinstance(string.value, str):
+                        labels[string.lineno] = f"{_constant(key.elts[0], names)}: {key.elts[1].value}"
     patterns = []
     for lineno, inner in code_strings(tree):
         prints = {}
@@ -224,8 +245,15 @@ def fixture_patterns(path, text):
             if size >= MIN_NODES:
                 prints[fingerprint] = size
         if prints:
-            patterns.append(Pattern(f"the solution at {path}:{lineno}", prints))
+            patterns.append(Pattern(labels.get(lineno, f"the solution at {path}:{lineno}"), prints))
     return patterns
+
+
+def _constant(node, names):
+    """A key's file part: a string constant, or a module-level name bound to one (LAYERS = "...")."""
+    if isinstance(node, ast.Constant):
+        return node.value
+    return names.get(getattr(node, "id", None), "?")
 
 
 def _outside(text, regions):
