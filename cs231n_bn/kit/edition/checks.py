@@ -154,6 +154,30 @@ def expect_normalization_gradient(what, dx, f, x, dout, axes, tol=1e-7, view=Non
     raise CheckFailed(f"{what} disagrees with centred differences: relative error {error:.1e} (tolerance {tol:.0e})")
 
 
+def expect_nan_propagates(what, out, nan_where, finite_where):
+    """NaN in the input must give NaN exactly where it should, and leave the rest finite (no error)."""
+    expect(np.all(np.isnan(out[nan_where])), f"{what}: a NaN in the input must give NaN in the outputs that depend "
+                                             f"on it (NaN is not an error; it propagates)")
+    expect(np.all(np.isfinite(out[finite_where])), f"{what}: a NaN in the input spread to outputs that do not "
+                                                    f"depend on it")
+
+
+def expect_float32(what, value):
+    expect(np.asarray(value).dtype == np.float32, f"{what} for float32 input is {np.asarray(value).dtype}, "
+                                                  f"expected float32 (x's dtype)")
+
+
+def backward_pure(backward, name, dout, cache, *inputs):
+    """backward(dout, cache); fails if it changed dout or any of the forward ``inputs`` in place."""
+    copies = [a.copy() for a in inputs]
+    result = pure(backward, name, dout, cache)
+    for a, copy in zip(inputs, copies):
+        expect(np.array_equal(a, copy, equal_nan=True),
+               f"{name} changes an input of the forward pass in place (an array in the cache is the caller's); "
+               f"compute the gradients into new arrays")
+    return result
+
+
 def unpack(result, names, function):
     """The tuple a function returns, checked for its length."""
     expect(isinstance(result, tuple) and len(result) == len(names),
@@ -213,7 +237,8 @@ def check_affine_backward():
     x, w, b = rng.normal(size=(4, 2, 3)), rng.normal(size=(6, 5)), rng.normal(size=5)
     dout = rng.normal(size=(4, 5))
     _, cache = layers.affine_forward(x, w, b)
-    dx, dw, db = unpack(layers.affine_backward(dout, cache), ("dx", "dw", "db"), "affine_backward")
+    dx, dw, db = unpack(backward_pure(layers.affine_backward, "affine_backward", dout, cache, x, w, b),
+                        ("dx", "dw", "db"), "affine_backward")
     expect_gradient("affine_backward dx", dx, lambda v: layers.affine_forward(v, w, b)[0], x, dout)
     expect_gradient("affine_backward dw", dw, lambda v: layers.affine_forward(x, v, b)[0], w, dout)
     expect_gradient("affine_backward db", db, lambda v: layers.affine_forward(x, w, v)[0], b, dout)
@@ -227,6 +252,8 @@ def check_relu_forward():
     expect_array("relu_forward out", out, x.shape)
     expect(np.all(out[x <= 0] == 0), "relu_forward: negative inputs must give 0")
     expect(np.all(out[x > 0] == x[x > 0]), "relu_forward: positive inputs must pass through unchanged")
+    nan_out, _ = layers.relu_forward(np.array([[np.nan, 1.0, -1.0]]))
+    expect_nan_propagates("relu_forward", nan_out, (0, 0), (0, slice(1, 3)))
 
 
 @check("layers.relu_backward", "FullyConnectedNets.ipynb")
@@ -257,6 +284,22 @@ def check_sigmoid_forward():
     expect(out[0, 0] == 0.0 and out[1, 3] == 1.0, "sigmoid_forward(-1000) must be 0 and sigmoid(1000) must be 1")
     expect(abs(out[0, 2] - 0.2689414213699951) < 1e-12, f"sigmoid_forward(-1) is {out[0, 2]}, expected "
                                                          f"1 / (1 + e) = 0.26894142137")
+    _check_sigmoid_dtypes(layers)
+
+
+def _check_sigmoid_dtypes(layers):
+    for dtype in (np.float32, np.float16):
+        x = np.array([-1e4, -100.0, 0.0, 100.0, 1e4], dtype=dtype)
+        with np.errstate(over="raise", invalid="raise"):
+            try:
+                out, _ = layers.sigmoid_forward(x)
+            except FloatingPointError as error:
+                raise CheckFailed(f"sigmoid_forward overflows for large |x| in {np.dtype(dtype).name} ({error})")
+        expect(out.dtype == dtype, f"sigmoid_forward turned {np.dtype(dtype).name} input into {out.dtype}")
+        expect(out[0] == 0 and out[2] == 0.5 and out[4] == 1, f"sigmoid_forward in {np.dtype(dtype).name} gives "
+                                                              f"{out.tolist()} for x = {x.tolist()}")
+    nan_out, _ = layers.sigmoid_forward(np.array([np.nan, 0.0]))
+    expect_nan_propagates("sigmoid_forward", nan_out, 0, 1)
 
 
 @check("layers.sigmoid_backward", "FullyConnectedNets.ipynb")
@@ -386,6 +429,20 @@ def check_fc_net():
     model.reg = 0.7
     _expect_fc_gradients(model, "FullyConnectedNet with reg = 0.7")
 
+    _expect_fc_gradients(_fc_net(nonlinearity="sigmoid"), "FullyConnectedNet (nonlinearity='sigmoid')")
+    again, other = _fc_net(), _fc_net(seed=1)
+    expect(all(np.array_equal(model.params[k], again.params[k]) for k in ("W1", "W2", "W3")),
+           "FullyConnectedNet: the same seed must give the same initial weights (draw W1, W2, ... in order from "
+           "np.random after the template seeds it)")
+    expect(not np.array_equal(model.params["W1"], other.params["W1"]), "FullyConnectedNet: another seed must give "
+                                                                        "other weights")
+    net32 = _fc_net(dtype=np.float32)
+    scores32 = net32.loss(X.astype(np.float32))
+    expect_float32("FullyConnectedNet(dtype=np.float32).loss(X) scores", scores32)
+    _, grads32 = net32.loss(X, y)
+    for key in sorted(grads32):
+        expect_float32(f"FullyConnectedNet(dtype=np.float32) grads[{key!r}]", grads32[key])
+
 
 def _updates(rule, grads, config):
     """Apply ``rule`` once per gradient to a fresh w; returns the successive weights."""
@@ -440,6 +497,26 @@ def check_adam():
     # so the second step moves by +0.01 * 0.0526316 * sign(g).
     expect_close("adam second step after the gradient flips", history[1] - history[0],
                  0.01 * 0.052631578947 * np.sign(g), 1e-6)
+
+
+@check("optim (defaults and dtypes)", "FullyConnectedNets.ipynb", ("sgd_momentum", "rmsprop", "adam"))
+def check_optim_defaults():
+    optim = _module("optim")
+    g = np.array([0.5, -1.0, 2.0])
+    # First steps with config=None, from the contract's defaults: sgd_momentum moves by -lr * g (lr 1e-2);
+    # rmsprop by -lr * g / (sqrt(0.01 * g**2) + 1e-8) = -0.1 * sign(g) (lr 1e-2); adam by -lr * sign(g) (lr 1e-3).
+    for rule, step in (("sgd_momentum", -0.01 * g), ("rmsprop", -0.1 * np.sign(g)), ("adam", -1e-3 * np.sign(g))):
+        w = np.array([1.0, -2.0, 0.5])
+        next_w, config = unpack(getattr(optim, rule)(w.copy(), g.copy()), ("next_w", "config"), rule)
+        expect(isinstance(config, dict), f"{rule}(w, dw) with no config must return the new config dict")
+        expect_close(f"{rule} first step with the default config (config=None)", next_w - w, step, 1e-6)
+        w32, g32 = w.astype(np.float32), g.astype(np.float32)
+        next32, config32 = getattr(optim, rule)(w32.copy(), g32, None)
+        next32, config32 = getattr(optim, rule)(next32, g32, config32)
+        expect_float32(f"{rule} next_w", next32)
+        for key, value in config32.items():
+            if isinstance(value, np.ndarray):
+                expect_float32(f"{rule} config[{key!r}]", value)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -526,12 +603,18 @@ def check_batchnorm_forward():
 
     x32, gamma32, beta32 = x.astype(np.float32) - np.float32(1e8), gamma.astype(np.float32), beta.astype(np.float32)
     param32 = {"mode": "train"}
-    layers.batchnorm_forward(x32, gamma32, beta32, param32)
+    out32, _ = layers.batchnorm_forward(x32, gamma32, beta32, param32)
+    expect_float32("batchnorm_forward out", out32)
     for key in ("running_mean", "running_var"):
         value = param32.get(key)
         expect(value is not None and value.dtype == np.float32,
                f"bn_param[{key!r}] for float32 input is {getattr(value, 'dtype', value)}, expected float32 "
                f"(x's dtype)")
+    x_nan = x - 1e8
+    x_nan[2, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        out_nan, _ = layers.batchnorm_forward(x_nan, gamma, beta, {"mode": "train"})
+    expect_nan_propagates("batchnorm_forward", out_nan, (slice(None), 1), (slice(None), [0, 2, 3]))
 
 
 def _bn_gradients(backward_name, seed):
@@ -541,7 +624,8 @@ def _bn_gradients(backward_name, seed):
     dout = _rng(seed + 1).normal(size=x.shape)
     forward = layers.batchnorm_forward
     _, cache = forward(x, gamma, beta, {"mode": "train"})
-    grads = unpack(getattr(layers, backward_name)(dout, cache), ("dx", "dgamma", "dbeta"), backward_name)
+    grads = unpack(backward_pure(getattr(layers, backward_name), backward_name, dout, cache, x, gamma, beta),
+                   ("dx", "dgamma", "dbeta"), backward_name)
     dx, dgamma, dbeta = grads
     expect_param_gradient(f"{backward_name} dgamma", dgamma, gamma.shape)
     expect_param_gradient(f"{backward_name} dbeta", dbeta, beta.shape, "beta")
@@ -605,6 +689,14 @@ def check_layernorm_forward():
     expect_normalized("layernorm_forward (each row)", z, 1, x.var(axis=1), 1e-5, out=out)
     again, _ = layers.layernorm_forward(x, gamma, beta, {"mode": "test"})
     expect_close("layernorm_forward in test mode (same as train)", again, out, 1e-12)
+    out32, _ = layers.layernorm_forward((x - 1e8).astype(np.float32), gamma.astype(np.float32),
+                                        beta.astype(np.float32), {})
+    expect_float32("layernorm_forward out", out32)
+    x_nan = x - 1e8
+    x_nan[1, 3] = np.nan
+    with np.errstate(invalid="ignore"):
+        out_nan, _ = layers.layernorm_forward(x_nan, gamma, beta, {})
+    expect_nan_propagates("layernorm_forward", out_nan, 1, [0, 2, 3])
 
 
 @check("layers.layernorm_backward", "BatchNormalization.ipynb")
@@ -615,8 +707,8 @@ def check_layernorm_backward():
     dout = _rng(19).normal(size=x.shape)
     forward = layers.layernorm_forward
     _, cache = forward(x, gamma, beta, {})
-    dx, dgamma, dbeta = unpack(layers.layernorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
-                               "layernorm_backward")
+    dx, dgamma, dbeta = unpack(backward_pure(layers.layernorm_backward, "layernorm_backward", dout, cache, x, gamma,
+                                             beta), ("dx", "dgamma", "dbeta"), "layernorm_backward")
     expect_param_gradient("layernorm_backward dgamma", dgamma, gamma.shape)
     expect_param_gradient("layernorm_backward dbeta", dbeta, beta.shape, "beta")
     expect_normalization_gradient("layernorm_backward dx", dx, lambda v: forward(v, gamma, beta, {})[0], x, dout, 1)
@@ -660,6 +752,12 @@ def check_dropout_forward():
         expect(np.array_equal(out, again), "dropout_forward: the same seed must give the same mask")
         test_out, _ = layers.dropout_forward(x, {"mode": "test", "p": p})
         expect(np.array_equal(test_out, x), "dropout_forward in test mode must return x unchanged")
+    first, _ = layers.dropout_forward(x, {"mode": "train", "p": 0.5})
+    second, _ = layers.dropout_forward(x, {"mode": "train", "p": 0.5})
+    expect(not np.array_equal(first != 0, second != 0), "dropout_forward without a seed must draw a new mask on "
+                                                        "every call")
+    out32, _ = layers.dropout_forward(x.astype(np.float32), {"mode": "train", "p": 0.5, "seed": 1})
+    expect_float32("dropout_forward out", out32)
 
 
 @check("layers.dropout_backward", "Dropout.ipynb")
@@ -681,6 +779,8 @@ def check_fc_net_dropout():
     _expect_fc_gradients(model, "FullyConnectedNet (dropout_keep_ratio=0.5)")
     X, _ = _fc_data()
     expect(np.array_equal(model.loss(X), model.loss(X)), "FullyConnectedNet: test-mode scores must not drop units")
+    old = _fc_net(dropout=0.5, seed=123)  # cs231n 2020's name for the keep ratio
+    _expect_fc_gradients(old, "FullyConnectedNet (dropout=0.5)")
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -771,6 +871,14 @@ def check_spatial_batchnorm_forward():
     x_test = running_mean.reshape(1, -1, 1, 1) + np.sqrt(running_var.reshape(1, -1, 1, 1) + 1e-5) * zt
     _expect_test_mode(name, layers.spatial_batchnorm_forward, x_test, gamma, beta, running_mean, running_var, 1e-5,
                       want=g * zt + b, z=zt, axes=(0, 2, 3))
+    out32, _ = layers.spatial_batchnorm_forward(x.astype(np.float32), gamma.astype(np.float32),
+                                                beta.astype(np.float32), {"mode": "train"})
+    expect_float32("spatial_batchnorm_forward out", out32)
+    x_nan = x.copy()
+    x_nan[0, 1, 0, 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        out_nan, _ = layers.spatial_batchnorm_forward(x_nan, gamma, beta, {"mode": "train"})
+    expect_nan_propagates("spatial_batchnorm_forward", out_nan, (slice(None), 1), (slice(None), [0, 2, 3]))
 
 
 @check("layers.spatial_batchnorm_backward", "NormalizationFamily.ipynb")
@@ -780,7 +888,8 @@ def check_spatial_batchnorm_backward():
     dout = _rng(24).normal(size=x.shape)
     forward = layers.spatial_batchnorm_forward
     _, cache = forward(x, gamma, beta, {"mode": "train"})
-    dx, dgamma, dbeta = unpack(layers.spatial_batchnorm_backward(dout, cache), ("dx", "dgamma", "dbeta"),
+    dx, dgamma, dbeta = unpack(backward_pure(layers.spatial_batchnorm_backward, "spatial_batchnorm_backward", dout,
+                                             cache, x, gamma, beta), ("dx", "dgamma", "dbeta"),
                                "spatial_batchnorm_backward")
     expect_param_gradient("spatial_batchnorm_backward dgamma", dgamma, gamma.shape)
     expect_param_gradient("spatial_batchnorm_backward dbeta", dbeta, beta.shape, "beta")
@@ -840,6 +949,14 @@ def check_spatial_groupnorm_forward():
         grouped = z.reshape(2, G, -1)
         expect_normalized(f"{name} (G = {G}: each example and group of C/G channels)", grouped, 2,
                           x.reshape(2, G, -1).var(axis=2), 1e-5)
+    out32, _ = layers.spatial_groupnorm_forward(x.astype(np.float32), gamma.astype(np.float32),
+                                                beta.astype(np.float32), 3, {})
+    expect_float32("spatial_groupnorm_forward out", out32)
+    x_nan = x.copy()
+    x_nan[0, 1, 0, 0] = np.nan
+    with np.errstate(invalid="ignore"):
+        out_nan, _ = layers.spatial_groupnorm_forward(x_nan, gamma, beta, 3, {})
+    expect_nan_propagates("spatial_groupnorm_forward (G = 3)", out_nan, (0, slice(0, 2)), (0, slice(2, 6)))
 
 
 @check("layers.spatial_groupnorm_backward", "NormalizationFamily.ipynb")
@@ -851,8 +968,9 @@ def check_spatial_groupnorm_backward():
     forward = layers.spatial_groupnorm_forward
     for G in (2, 1, 4):
         _, cache = forward(x, gamma, beta, G, {})
-        dx, dgamma, dbeta = unpack(_at_G(G, 4, "spatial_groupnorm_backward", layers.spatial_groupnorm_backward, dout,
-                                         cache), ("dx", "dgamma", "dbeta"), "spatial_groupnorm_backward")
+        dx, dgamma, dbeta = unpack(_at_G(G, 4, "spatial_groupnorm_backward", backward_pure,
+                                         layers.spatial_groupnorm_backward, "spatial_groupnorm_backward", dout, cache,
+                                         x, gamma, beta), ("dx", "dgamma", "dbeta"), "spatial_groupnorm_backward")
         what = f"spatial_groupnorm_backward (G = {G})"
         expect_param_gradient(f"{what} dgamma", dgamma, gamma.shape)
         expect_param_gradient(f"{what} dbeta", dbeta, beta.shape, "beta")
