@@ -66,6 +66,29 @@ def test_checks_follow_the_notebook_order():
     assert len({c.name for c in CHECKS}) == len(CHECKS)
 
 
+def _section(text):
+    """(notebook index, section number as a tuple) named by a TODO line, e.g. ('X.ipynb, section 5.5 ...')."""
+    found = re.search(r"(\w+\.ipynb), section (\d+(?:\.\d+)*)", text)
+    return (NOTEBOOK_ORDER.index(found.group(1)), tuple(int(n) for n in found.group(2).split("."))) if found else None
+
+
+@solution_only
+def test_checks_follow_the_sections_their_functions_are_asked_for_in():
+    """Within a notebook, a check comes after the checks of the functions the notebook asks for earlier."""
+    sections = {}
+    for _, region in solution_regions():
+        where = _section(region.todo_text)
+        if where:
+            name = region.function.rsplit(".", 1)[-1]
+            sections[name] = min(sections.get(name, where), where)
+    keys = []
+    for c in CHECKS:
+        own = [sections[f] for f in c.functions if f in sections and sections[f][0] == NOTEBOOK_ORDER.index(c.notebook)]
+        if own:
+            keys.append((min(own), c.name))
+    assert [k for k, _ in keys] == sorted(k for k, _ in keys), keys
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The solution edition
 

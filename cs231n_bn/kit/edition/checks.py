@@ -649,32 +649,6 @@ def check_batchnorm_backward_alt():
     _bn_gradients("batchnorm_backward_alt", 12)
 
 
-@check("layer_utils.affine_bn_relu", "BatchNormalization.ipynb", ("affine_bn_relu_forward", "affine_bn_relu_backward"))
-def check_affine_bn_relu():
-    rng = _rng(13)
-    x, w, b = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
-    gamma, beta = rng.uniform(0.5, 2.0, size=3), rng.normal(size=3)
-    _sandwich("affine_bn_relu", ((x, w, b, gamma, beta), ({"mode": "train"},)), ("x", "w", "b", "gamma", "beta"), 14)
-
-
-@check("FullyConnectedNet (batchnorm)", "BatchNormalization.ipynb", ("__init__", "loss"))
-def check_fc_net_batchnorm():
-    _check_fc_normalized("batchnorm")
-
-
-def _check_fc_normalized(normalization):
-    model = _fc_net(normalization=normalization)
-    for i, width in ((1, 5), (2, 4)):
-        for key, value in ((f"gamma{i}", 1.0), (f"beta{i}", 0.0)):
-            expect(key in model.params, f"normalization={normalization!r}: params has no {key!r}")
-            expect_array(f"params[{key!r}]", model.params[key], (width,))
-            expect(np.all(model.params[key] == value), f"params[{key!r}] must start at {value:g}")
-    expect("gamma3" not in model.params, "the last affine layer has no normalization: params has 'gamma3'")
-    _expect_fc_gradients(model, f"FullyConnectedNet (normalization={normalization!r})")
-    X, _ = _fc_data()
-    expect_array("loss(X) scores", model.loss(X), (4, 3))
-
-
 @check("layers.layernorm_forward", "BatchNormalization.ipynb")
 def check_layernorm_forward():
     layers = _module("layers")
@@ -714,6 +688,32 @@ def check_layernorm_backward():
     expect_normalization_gradient("layernorm_backward dx", dx, lambda v: forward(v, gamma, beta, {})[0], x, dout, 1)
     expect_gradient("layernorm_backward dgamma", dgamma, lambda v: forward(x, v, beta, {})[0], gamma, dout)
     expect_gradient("layernorm_backward dbeta", dbeta, lambda v: forward(x, gamma, v, {})[0], beta, dout)
+
+
+@check("layer_utils.affine_bn_relu", "BatchNormalization.ipynb", ("affine_bn_relu_forward", "affine_bn_relu_backward"))
+def check_affine_bn_relu():
+    rng = _rng(13)
+    x, w, b = rng.normal(size=(5, 4)), rng.normal(size=(4, 3)), rng.normal(size=3)
+    gamma, beta = rng.uniform(0.5, 2.0, size=3), rng.normal(size=3)
+    _sandwich("affine_bn_relu", ((x, w, b, gamma, beta), ({"mode": "train"},)), ("x", "w", "b", "gamma", "beta"), 14)
+
+
+@check("FullyConnectedNet (batchnorm)", "BatchNormalization.ipynb", ("__init__", "loss"))
+def check_fc_net_batchnorm():
+    _check_fc_normalized("batchnorm")
+
+
+def _check_fc_normalized(normalization):
+    model = _fc_net(normalization=normalization)
+    for i, width in ((1, 5), (2, 4)):
+        for key, value in ((f"gamma{i}", 1.0), (f"beta{i}", 0.0)):
+            expect(key in model.params, f"normalization={normalization!r}: params has no {key!r}")
+            expect_array(f"params[{key!r}]", model.params[key], (width,))
+            expect(np.all(model.params[key] == value), f"params[{key!r}] must start at {value:g}")
+    expect("gamma3" not in model.params, "the last affine layer has no normalization: params has 'gamma3'")
+    _expect_fc_gradients(model, f"FullyConnectedNet (normalization={normalization!r})")
+    X, _ = _fc_data()
+    expect_array("loss(X) scores", model.loss(X), (4, 3))
 
 
 @check("layer_utils.affine_ln_relu", "BatchNormalization.ipynb", ("affine_ln_relu_forward", "affine_ln_relu_backward"))
