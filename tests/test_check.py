@@ -346,7 +346,7 @@ def test_the_release_stops_on_a_shipped_reimplementation_whatever_its_names(tmp_
         build_student_edition(root)
     (problem,) = error.value.problems
     assert problem.startswith("tests/test_toy.py, function test_spread (line 5): implements toy.py: spread "
-                              "(3 of its 3 expressions, names aside)")
+                              "(6 of its 6 expressions, names aside)")
 
 
 def test_honest_tests_and_the_template_around_a_stub_are_not_findings(tmp_path):

@@ -6,8 +6,9 @@ layer's work, a code string that a test writes into a stub. It compares code str
 
 - every expression is reduced to a fingerprint, its syntax tree with every variable name replaced by ``_``
   (attribute names, keywords and numbers stay: ``x.mean(axis=0)`` and ``batch.mean(axis=0)`` are the same,
-  ``x.mean(axis=1)`` is not); expressions of fewer than MIN_NODES nodes say too little to count;
-- a solution region contributes the fingerprints of its statements' expressions;
+  ``x.mean(axis=1)`` is not; numbers compare by value and the operands of + and * in a fixed order);
+  expressions of fewer than MIN_NODES nodes say too little to count;
+- a solution region contributes the fingerprints of its statements' expressions, nested ones included;
 - a shipped *unit* (a function, a module's top-level code, a notebook code cell, a code block in Markdown, or a
   string constant that parses as several statements of Python) contributes the fingerprints of all its
   expressions, at every depth;
@@ -16,7 +17,7 @@ layer's work, a code string that a test writes into a stub. It compares code str
   counts when that one is large (LARGE_NODES nodes or more).
 
 Fingerprints that also occur in the region's own file outside its regions (the template around the stub) are
-not the answer and are left out.
+not the answer and are left out, for the kit's regions and for the never-released alternative solutions alike.
 """
 
 import ast
@@ -28,8 +29,8 @@ from dataclasses import dataclass
 MIN_NODES = 6
 LARGE_NODES = 10
 MIN_MATCHED = 2
-MIN_MATCHED_NODES = 16
-MIN_SHARE = 0.5
+MIN_MATCHED_NODES = 14
+MIN_SHARE = 0.35
 
 _FENCE = re.compile(r"^[ \t]*```[ \t]*(?:python|py|ipython3?)?[ \t]*\n(.*?)^[ \t]*```", re.M | re.S)
 
@@ -66,8 +67,15 @@ def parse(text):
         return None
 
 
+_COMMUTATIVE = (ast.Add, ast.Mult, ast.BitAnd, ast.BitOr)
+
+
 def _fingerprint(node):
-    """(text, size) of an expression with every variable name abstracted."""
+    """(text, size) of an expression with every variable name abstracted.
+
+    Numbers compare by value (1 and 1.0 are the same), and the operands of + and * are put in a fixed order, so
+    that ``a * b + c`` and ``c + b * a`` are the same expression.
+    """
     size = 0
 
     def walk(n):
@@ -75,6 +83,13 @@ def _fingerprint(node):
         if isinstance(n, ast.Name):
             size += 1
             return "_"
+        if isinstance(n, ast.Constant) and isinstance(n.value, (int, float)) and not isinstance(n.value, bool):
+            size += 1
+            return f"Constant({float(n.value)!r})"
+        if isinstance(n, ast.BinOp) and isinstance(n.op, _COMMUTATIVE):
+            size += 1
+            left, right = sorted((walk(n.left), walk(n.right)))
+            return f"BinOp({type(n.op).__name__},{left},{right})"
         if isinstance(n, ast.AST):
             if isinstance(n, (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)):
                 return type(n).__name__
@@ -117,16 +132,24 @@ def expression_prints(tree):
     return prints
 
 
+def solution_prints(tree):
+    """fingerprint -> size for the expressions of a solution's statements, nested ones included."""
+    prints = {}
+    for statement in _statement_expressions(tree):
+        for node in ast.walk(statement):
+            if isinstance(node, ast.expr):
+                text, size = _fingerprint(node)
+                if size >= MIN_NODES:
+                    prints[text] = size
+    return prints
+
+
 def region_pattern(label, code, template=None):
     """The Pattern of one region's code; ``template`` is the region's file outside its regions (or None)."""
     tree = parse(code)
     if tree is None:
         return None
-    prints = {}
-    for node in _statement_expressions(tree):
-        text, size = _fingerprint(node)
-        if size >= MIN_NODES:
-            prints[text] = size
+    prints = solution_prints(tree)
     if template is not None:
         template_tree = parse(template)
         if template_tree is not None:
@@ -239,11 +262,7 @@ def fixture_patterns(path, text):
                         labels[string.lineno] = f"{_constant(key.elts[0], names)}: {key.elts[1].value}"
     patterns = []
     for lineno, inner in code_strings(tree):
-        prints = {}
-        for node in _statement_expressions(inner):
-            fingerprint, size = _fingerprint(node)
-            if size >= MIN_NODES:
-                prints[fingerprint] = size
+        prints = solution_prints(inner)
         if prints:
             patterns.append(Pattern(labels.get(lineno, f"the solution at {path}:{lineno}"), prints))
     return patterns
@@ -254,6 +273,29 @@ def _constant(node, names):
     if isinstance(node, ast.Constant):
         return node.value
     return names.get(getattr(node, "id", None), "?")
+
+
+def without_templates(patterns, templates):
+    """``patterns`` with the fingerprints of their target file's template left out.
+
+    Inputs:
+    - patterns: list of Pattern; a pattern labelled "path: function" targets that path
+    - templates: path -> the file's text outside its regions (what the student edition shows around the stubs)
+    """
+    public = {path: expression_prints(tree) for path, text in templates.items()
+              if (tree := parse(text)) is not None}
+    kept = []
+    for pattern in patterns:
+        shown = public.get(pattern.label.split(": ", 1)[0], {})
+        prints = {k: v for k, v in pattern.prints.items() if k not in shown}
+        if prints:
+            kept.append(Pattern(pattern.label, prints))
+    return kept
+
+
+def outside_regions(text, regions):
+    """The lines of ``text`` outside its regions (the template a stub sits in)."""
+    return _outside(text, regions)
 
 
 def _outside(text, regions):

@@ -20,7 +20,7 @@ from .markers import MarkerError, find_regions, restore, solution_lines, stub_co
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
 from .similarity import (edition_units, find_implementations, fixture_patterns, notebook_patterns,
-                         python_patterns)
+                         outside_regions, python_patterns, without_templates)
 
 # A solution line shorter than this ("return out", "else:") says nothing about the solution.
 MIN_SECRET_LENGTH = 16
@@ -110,12 +110,12 @@ def build_student_edition(root):
     root = Path(root)
     edition, problems = StudentEdition(), []
     secret_candidates, public = [], []
-    student_notebooks = {}
+    student_notebooks, templates, fixtures = {}, {}, []
     for path in edition_files(root):
         source = root / path
         if never_released(path):
             if path.endswith(".py") and not source.is_symlink():
-                edition.patterns += fixture_patterns(path, source.read_text(encoding="utf-8", errors="replace"))
+                fixtures += fixture_patterns(path, source.read_text(encoding="utf-8", errors="replace"))
             continue
         if source.is_symlink():
             edition.links[path] = os.readlink(source)
@@ -135,6 +135,7 @@ def build_student_edition(root):
                     stub_compiles(text, stubbed, path)
                     secret_candidates += solution_lines(text, regions)
                     edition.patterns += python_patterns(path, text, regions)
+                    templates[path] = outside_regions(text, regions)
                     edition.py_files += 1
                     edition.py_stubs += len(regions)
                     text = stubbed
@@ -159,6 +160,7 @@ def build_student_edition(root):
             problems.append(f"{path}: cannot read ({error})")
     if problems:
         raise ReleaseError(problems)
+    edition.patterns += without_templates(fixtures, templates)
     if edition.py_stubs + edition.notebook_stubs + edition.answers == 0:
         raise ReleaseError([f"no solution regions anywhere under {root.name or root}: this looks like a student "
                             f"edition already"])
