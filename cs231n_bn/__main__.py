@@ -12,6 +12,7 @@ COMMANDS = {
     "reproduce": ("cs231n_bn.kit.experiments.reproduce", "reproduce Ioffe & Szegedy 2015, Figure 1, headless"),
     "release": ("cs231n_bn.kit.edition.release", "build the student edition from this solution edition"),
     "check": ("cs231n_bn.kit.edition.check", "run the self-checks for what a student has implemented so far"),
+    "nbgrader": ("cs231n_bn.kit.edition.nbgrader", "write an nbgrader course directory (source/NAME/ and its config)"),
 }
 
 

@@ -2,13 +2,16 @@
 
 Layout: `<root>/<name>/<file>` for every FileSpec of the data set, decompressed (e.g.
 `datasets/fashion-mnist/train-images-idx3-ubyte`). The root is, in order of precedence: a `root=` argument,
-the environment variable CS231N_BN_DATA, or `datasets/` in the repository. Work in progress (downloads, files
-being unpacked, the lock of a running fetch) lives in hidden names (`.download/`, `.<file>.*.tmp`,
-`.fetch.lock`) that no loader opens.
+the environment variable CS231N_BN_DATA, `datasets/` in the repository when the package runs from a checkout, or
+a per-user cache folder when it is installed (never site-packages). Work in progress (downloads, files being
+unpacked, the lock of a running fetch) lives in hidden names (`.download/`, `.<file>.*.tmp`, `.fetch.lock`) that
+no loader opens.
 """
 
 import hashlib
 import os
+import re
+import sys
 from pathlib import Path
 
 ROOT_ENV = "CS231N_BN_DATA"
@@ -31,10 +34,40 @@ class DatasetNotFoundError(FileNotFoundError):
     """A data set is not (completely) present; the message gives the command that fetches it."""
 
 
+def checkout_root():
+    """The repository this package runs from (the folder holding this project's pyproject.toml), or None when the
+    package is installed (site-packages, ``pip install --target``) or copied without the project around it."""
+    try:
+        project = (REPO_DIR / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return REPO_DIR if re.search(r'^name\s*=\s*"cs231n_bn"\s*$', project, re.MULTILINE) else None
+
+
+def user_data_dir():
+    """The per-user data folder of an installed copy: the platform's cache directory, then cs231n_bn.
+
+    Linux and other Unix: $XDG_CACHE_HOME (if absolute) or ~/.cache; macOS: ~/Library/Caches; Windows:
+    %LOCALAPPDATA% (or ~/AppData/Local).
+    """
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or Path.home() / "AppData" / "Local"
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Caches"
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        base = xdg if os.path.isabs(xdg) else Path.home() / ".cache"
+    return Path(base) / "cs231n_bn"
+
+
 def default_root():
-    """The data root: $CS231N_BN_DATA if set, else the repository's datasets/ directory."""
+    """The data root: $CS231N_BN_DATA if set; else the repository's datasets/ directory when the package runs from
+    a checkout; else the per-user data folder (``user_data_dir``)."""
     env = os.environ.get(ROOT_ENV)
-    return Path(env).expanduser() if env else REPO_DIR / "datasets"
+    if env:
+        return Path(env).expanduser()
+    checkout = checkout_root()
+    return checkout / "datasets" if checkout is not None else user_data_dir()
 
 
 def resolve_root(root=None):
