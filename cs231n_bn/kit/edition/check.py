@@ -21,6 +21,7 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import report
 from .checks import CHECKS
 
 PASSED, TODO, FAILED = "passed", "not yet implemented", "FAILED"
@@ -130,6 +131,7 @@ def parse_args(argv):
     parser.add_argument("--list", action="store_true", help="list the checks in order and exit")
     parser.add_argument("--time-limit", type=_seconds, default=TIME_LIMIT, metavar="SECONDS",
                         help=f"stop a check that runs longer than this (default {TIME_LIMIT:g})")
+    report.add_arguments(parser)  # --format, --junit, --ready-notebooks, --exact; the exit codes
     return parser.parse_args(argv)
 
 
@@ -145,7 +147,7 @@ def _seconds(text):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    entries = [c for c in CHECKS if not args.names or any(word in c.name for word in args.names)]
+    entries = report.select(CHECKS, args.names, args.exact)
     if not entries:
         print(f"error: no check matches {' '.join(args.names)!r}; see --list", file=sys.stderr)
         return 2
@@ -156,6 +158,8 @@ def main(argv=None):
         return 0
     start = time.perf_counter()
     counts = {PASSED: 0, TODO: 0, FAILED: 0}
+    outcomes = []
+    text = args.format == "text"
     interrupted = False
     try:
         for entry in entries:
@@ -165,13 +169,18 @@ def main(argv=None):
                 interrupted = True
                 break
             counts[outcome.status] += 1
-            print(outcome.line(width), flush=True)
-            if args.verbose and outcome.status == FAILED:
+            outcomes.append(outcome)
+            if text:
+                print(outcome.line(width), flush=True)
+            if text and args.verbose and outcome.status == FAILED:
                 print("    " + outcome.details.rstrip().replace("\n", "\n    "))
         skipped = len(entries) - sum(counts.values())
         stop = f", {skipped} not run (interrupted)" if interrupted else ""
-        print(f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[TODO]} not yet implemented{stop} "
-              f"({time.perf_counter() - start:.1f} s)", flush=True)
+        summary = (f"{counts[PASSED]} passed, {counts[FAILED]} failed, {counts[TODO]} not yet implemented{stop} "
+                   f"({time.perf_counter() - start:.1f} s)")
+        if text:
+            print(summary, flush=True)
+        report.write(args, entries, outcomes, summary, args.strict)
     except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
