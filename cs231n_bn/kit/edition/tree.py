@@ -20,6 +20,7 @@ import nbformat
 
 from cs231n_bn.kit.atomic import new_file_mode
 
+from . import student_ci
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
@@ -184,6 +185,7 @@ def build_student_edition(root):
             problems.append(f"{path}: cannot read ({error})")
     if problems:
         raise ReleaseError(problems)
+    student_ci.install(root, edition)  # the student CI workflow instead of the solution edition's .ci/run
     edition.patterns += without_templates(fixtures, templates)
     if edition.py_stubs + edition.notebook_stubs + edition.answers == 0:
         raise ReleaseError([f"no solution regions anywhere under {root.name or root}: this looks like a student "
