@@ -399,9 +399,11 @@ def compare_editions(solution_root, restored):
     Returns a list of "path: reason" lines; empty when the restored edition equals the solution edition.
     """
     solution_root = Path(solution_root)
-    expected = [p for p in edition_files(solution_root) if not never_released(p)]
+    solution_only, student_only = student_ci.edition_differences(solution_root)  # .ci/run vs the workflow
+    expected = [p for p in edition_files(solution_root) if not never_released(p) and p not in solution_only]
     differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
-    differences += [f"{p}: not in the solution edition" for p in restored if p not in expected]
+    differences += [f"{p}: not in the solution edition" for p in restored if p not in expected and
+                    p not in student_only]
     for path in expected:
         if path not in restored:
             continue

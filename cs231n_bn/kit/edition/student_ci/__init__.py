@@ -68,3 +68,10 @@ def install(root, edition):
         edition.files.pop(path, None)
         edition.modes.pop(path, None)
     edition.files.update(student_ci_files(root))
+
+
+def edition_differences(root):
+    """(paths only the solution edition has, paths only the student edition has) because of the student CI."""
+    if not applies_to(root):
+        return set(), set()
+    return set(SOLUTION_ONLY), {WORKFLOW, AUTOGRADING}
