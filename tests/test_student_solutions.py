@@ -130,6 +130,9 @@ def test_each_classic_mistake_fails_check_with_its_message(mistake, released, tm
     (line,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['check'])} +\S", line)]
     assert "  FAILED: " in line and entry["message"] in line, line
     assert "Traceback" not in result.stdout + result.stderr
+    if "passes" in entry:
+        (other,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['passes'])} ", line)]
+        assert other.endswith("  passed"), other
 
 
 @pytest.fixture(scope="module", autouse=True)
