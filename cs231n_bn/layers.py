@@ -140,9 +140,9 @@ def sigmoid_forward(x):
     # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb, section 4 "Sigmoid").
     ### BEGIN SOLUTION
     z = np.exp(-np.abs(x))  # in (0, 1] for every x: cannot overflow
-    # For x >= 0, sigmoid(x) = 1 / (1 + e^-x); for x < 0 the same value is e^x / (1 + e^x), which keeps the
-    # relative precision of tiny outputs.
-    out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    # sigmoid(x) = 1 / (1 + e^-x) for x >= 0, and the same value written e^x / (1 + e^x) for x < 0, which keeps
+    # the relative precision of tiny outputs: both are (1 or z) / (1 + z).
+    out = np.where(x >= 0, 1, z) / (1 + z)
     cache = out
     ### END SOLUTION
     return out, cache

@@ -66,6 +66,14 @@ def test_checks_follow_the_notebook_order():
     assert len({c.name for c in CHECKS}) == len(CHECKS)
 
 
+def test_the_notebook_order_is_readme_s():
+    readme = REPO / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README.md")
+    listed = [name for name in re.findall(r"`(\w+\.ipynb)`", readme.read_text()) if name in NOTEBOOK_ORDER]
+    assert list(dict.fromkeys(listed)) == list(NOTEBOOK_ORDER)
+
+
 def _section(text):
     """(notebook index, section number as a tuple) named by a TODO line, e.g. ('X.ipynb, section 5.5 ...')."""
     found = re.search(r"(\w+\.ipynb), section (\d+(?:\.\d+)*)", text)

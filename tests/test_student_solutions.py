@@ -5,9 +5,14 @@ The solutions are fixtures that never ship (tests/fixtures/solutions, left out o
 skip without it). The release of this repository is written to a temporary folder once, then for each style:
 
 - cs231n_2020 (cache tuples, rebinding and storing back, np.random.seed, float64 mask): ``python -m cs231n_bn check``,
-  the whole unit-test suite ``pytest tests/``, and nbval on every notebook;
+  the whole unit-test suite ``pytest tests/``, and nbval on every notebook (started with this module in the
+  background, so that it uses the second core while the rest of the module runs);
 - kratzert (staged graph, full cache) and vectorized (minimal cache): ``check`` and the unit tests of the
-  functions a student writes (STUDENT_CODE_TESTS).
+  functions a student writes (STUDENT_CODE_TESTS); their notebooks run the solution edition's cells on the same
+  package functions, which check and the unit tests already cover, so nbval runs for one style only (the
+  budget: the whole suite stays under 10 minutes on 2 cores).
+- each classic mistake (mistakes.py): the cs231n 2020 style with that one region wrong; ``check`` fails it with
+  its named message.
 
 Notebook code-cell regions are filled with the solution edition's own cells (the styles cover the package).
 Everything runs in subprocesses inside the filled tree, so the package under test is the student's.
@@ -111,14 +116,6 @@ def test_each_style_passes_the_unit_tests(style_tree):
         line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR")))
 
 
-def test_cs231n_2020_style_passes_nbval_on_every_notebook(released, tmp_path):
-    tree = fill(released, tmp_path / "edition", _fixture("cs231n_2020").SOLUTIONS)
-    notebooks = sorted(p.relative_to(tree).as_posix() for p in (tree / "notebooks").glob("*.ipynb"))
-    assert notebooks
-    result = run(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks, timeout=900)
-    assert result.returncode == 0, "\n".join(result.stdout.splitlines()[-40:])
-
-
 MISTAKES = _fixture("mistakes").MISTAKES if FIXTURES.is_dir() else {}
 
 
@@ -133,3 +130,36 @@ def test_each_classic_mistake_fails_check_with_its_message(mistake, released, tm
     (line,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['check'])} +\S", line)]
     assert "  FAILED: " in line and entry["message"] in line, line
     assert "Traceback" not in result.stdout + result.stderr
+    if "passes" in entry:
+        (other,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['passes'])} ", line)]
+        assert other.endswith("  passed"), other
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nbval_in_the_background(released, tmp_path_factory):
+    """nbval on every notebook of the cs231n 2020 style, started with the module so that it runs on the second core
+    while the other tests of this module run; the last test waits for it. Stopped if nobody waits for it."""
+    tree = fill(released, tmp_path_factory.mktemp("nbval") / "edition", _fixture("cs231n_2020").SOLUTIONS)
+    notebooks = sorted(p.relative_to(tree).as_posix() for p in (tree / "notebooks").glob("*.ipynb"))
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.setdefault("CS231N_BN_DATA", str(REPO / "datasets"))
+    log = (tree.parent / "nbval.log").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks],
+                               cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    yield notebooks, process, log
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def test_cs231n_2020_style_passes_nbval_on_every_notebook(nbval_in_the_background):
+    notebooks, process, log = nbval_in_the_background
+    assert len(notebooks) >= 5
+    try:
+        returncode = process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        returncode = "killed after 900 s"
+    log.seek(0)
+    assert returncode == 0, "\n".join(log.read().splitlines()[-40:])

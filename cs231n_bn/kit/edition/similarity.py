@@ -255,6 +255,9 @@ def fixture_patterns(path, text):
             pairs = list(zip(node.keys, node.values))
         elif isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Subscript):
             pairs = [(node.targets[0].slice, node.value)]
+        elif isinstance(node, ast.Call):  # dict(key=(file, function), code="...")
+            keys = [k.value for k in node.keywords if k.arg == "key"]
+            pairs = [(keys[0], k.value) for k in node.keywords if keys and k.arg != "key"]
         for key, value in pairs:
             if isinstance(key, ast.Tuple) and len(key.elts) == 2 and isinstance(key.elts[1], ast.Constant):
                 for string in ast.walk(value):

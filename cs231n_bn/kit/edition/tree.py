@@ -420,4 +420,5 @@ def compare_editions(solution_root, restored):
 
 
 __all__ = ["ANSWER_PLACEHOLDER", "ReleaseError", "StudentEdition", "build_student_edition", "compare_editions",
-           "edition_files", "find_implementations", "find_leaks", "never_released", "restore_tree", "scan_tree", "secret_lines", "write_tree"]
+           "edition_files", "find_implementations", "find_leaks", "never_released", "restore_tree", "scan_tree",
+           "secret_lines", "write_tree"]
