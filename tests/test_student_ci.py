@@ -302,6 +302,18 @@ def test_one_correct_and_one_wrong_function_is_red_and_names_the_wrong_one(short
     assert cases["layers.affine_forward"] == ("passed", "")
     assert cases[mistake["check"]][0] == "failure" and mistake["message"] in cases[mistake["check"]][1]
     assert [name for name, (verdict, _) in cases.items() if verdict == "failure"] == [mistake["check"]]
+    terminal = subprocess.run([sys.executable, "-m", "cs231n_bn", "check"], cwd=tree, env=_env(tree),
+                              capture_output=True, text=True, timeout=120)
+    assert terminal.returncode == 1
+    lines = terminal.stdout.splitlines()[:-1]
+    assert len(lines) == len(CHECKS)
+    for entry, line in zip(CHECKS, lines):  # the same verdict and message in all three outputs
+        name, rest = entry.name, line[len(entry.name):].strip()
+        assert line.startswith(name + " "), line
+        verdict, _, reason = rest.partition(": ") if not rest.startswith("passed") else ("passed", "", "")
+        assert f"| {verdict.strip()} | {report._cell(reason)} |" in rows[name], (line, rows[name])
+        assert cases[name][1] == ("" if verdict == "passed" else reason if verdict == "FAILED"
+                                  else f"{verdict}: {reason}"), (line, cases[name])
 
 
 def test_a_complete_edition_is_green_with_its_notebook_under_nbval(released, short_edition, tmp_path):
@@ -314,3 +326,46 @@ def test_a_complete_edition_is_green_with_its_notebook_under_nbval(released, sho
     assert "nbval on: notebooks/Short.ipynb" in summary and f"{len(SHORT_NOTEBOOK)} passed" in codes["nbval output"]
     assert set(v for v, _ in junit_cases(tree).values()) == {"passed"}
     assert (tree / "reports" / "ready-notebooks.txt").read_text() == "notebooks/Short.ipynb\n"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# check's machine-readable output (report.py), in process: the same verdicts and messages as the terminal table
+
+def _outcomes():
+    from cs231n_bn.kit.edition.check import FAILED, PASSED, TODO, Outcome
+    first, second, third = CHECKS[:3]
+    return [first, second, third], [Outcome(first.name, PASSED), Outcome(second.name, FAILED, "dx | off <by> 2",
+                                                                         "Traceback ..."),
+                                     Outcome(third.name, TODO, "FullyConnectedNets.ipynb, section 3")]
+
+
+def test_markdown_and_junit_carry_the_terminal_verdicts_and_messages():
+    entries, outcomes = _outcomes()
+    text = report.markdown(entries, outcomes, "1 passed, 1 failed, 1 not yet implemented (0.1 s)")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "`" in line]
+    assert len(rows) == 3 and "a function fails" in text.splitlines()[0]
+    assert f"| `{entries[1].name}` | {entries[1].notebook} | FAILED | dx \\| off &lt;by> 2 |" in rows[1]
+    assert "| not yet implemented | FullyConnectedNets.ipynb, section 3 |" in rows[2]
+    for strict, third in ((False, "skipped"), (True, "failure")):
+        root = ET.fromstring(report.junit(entries, outcomes, strict).split("\n", 1)[1])
+        cases = list(root.iter("testcase"))
+        assert [c.get("name") for c in cases] == [e.name for e in entries]
+        assert [[child.tag for child in c] for c in cases] == [[], ["failure"], [third]]
+        assert cases[1][0].get("message") == "dx | off <by> 2" and cases[1][0].text == "Traceback ..."
+        assert root.get("failures") == str(1 + strict) and root.get("tests") == "3"
+    assert report.ready_notebooks(entries, outcomes) == []  # a partial run makes no notebook ready
+
+
+def test_check_documents_its_exit_codes_and_rejects_what_it_cannot_do(capsys):
+    from cs231n_bn.kit.edition import check
+    with pytest.raises(SystemExit) as stop:
+        check.main(["--help"])
+    assert stop.value.code == 0
+    help_text = capsys.readouterr().out
+    for line in ("0    every check that ran passed", "1    a check FAILED (with --strict", "2    usage error"):
+        assert line in help_text
+    assert check.main(["--exact", "layers.batchnorm"]) == 2  # a part of a name is not a whole name
+    assert "no check matches" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        check.main(["--format", "html"])
+    assert stop.value.code == 2
