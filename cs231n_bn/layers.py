@@ -213,8 +213,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     eps = bn_param.get("eps", 1e-5)
     momentum = bn_param.get("momentum", 0.9)
     N, D = x.shape
-    running_mean = bn_param.get("running_mean", np.zeros(D, dtype=x.dtype))
-    running_var = bn_param.get("running_var", np.zeros(D, dtype=x.dtype))
+    running_mean = bn_param.setdefault("running_mean", np.zeros(D, dtype=x.dtype))
+    running_var = bn_param.setdefault("running_var", np.zeros(D, dtype=x.dtype))
     # TODO: implement the train- and test-time batch norm forward pass (BatchNormalization.ipynb, section 2 "Forward pass").
     ### BEGIN SOLUTION
     if mode == "train":
@@ -362,9 +362,10 @@ def layernorm_forward(x, gamma, beta, ln_param):
     # TODO: implement the layer norm forward pass (BatchNormalization.ipynb, section 5.5 "Layer normalization").
     ### BEGIN SOLUTION
     mean = x.mean(axis=1, keepdims=True)
-    var = np.mean((x - mean) ** 2, axis=1, keepdims=True)
+    x_centred = x - mean
+    var = np.mean(x_centred**2, axis=1, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
-    x_hat = (x - mean) * inv_std
+    x_hat = x_centred * inv_std
     out = gamma * x_hat + beta
     cache = {"forward": "layernorm_forward", "shape": x.shape, "x_hat": x_hat, "inv_std": inv_std, "gamma": gamma}
     ### END SOLUTION

@@ -50,9 +50,10 @@ def standardize(x, axis, eps):
     # TODO: standardize x over `axis` (NormalizationFamily.ipynb, section 1 "One computation over different axes").
     ### BEGIN SOLUTION
     mean = x.mean(axis=axis, keepdims=True)
-    var = np.mean((x - mean) ** 2, axis=axis, keepdims=True)
+    x_centred = x - mean
+    var = np.mean(x_centred**2, axis=axis, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
-    x_hat = (x - mean) * inv_std
+    x_hat = x_centred * inv_std
     ### END SOLUTION
     return x_hat, mean, var, inv_std
 

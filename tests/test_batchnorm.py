@@ -267,9 +267,9 @@ def _x_hat_error(x):
 @reference_only
 @pytest.mark.parametrize("offset, scale, tol", [(1000.0, 1.0, 2e-4), (1e8, 1e3, 2e-2)])
 def test_float32_statistics_are_accumulated_accurately(offset, scale, tol):
-    # A float32 mean summed row after row errs by ~N * 6e-8 * offset: x_hat off by 2.5e-3 (offset 1000) and by
-    # 0.19 (1e8) for N = 4096; with float64 accumulators the error is the float32 rounding of x and of the mean
-    # (6e-5 and 8e-3 here).
+    # Statistics summed row after row in float32 err by up to ~N * 6e-8 * offset: x_hat is off by 1.6e-3 (offset
+    # 1000) and by 4.1 (1e8) here; with float64 accumulators the error is float32's rounding of x and of the mean
+    # (3.1e-5 and 3.9e-3).
     rng = np.random.default_rng(13)
     x = (offset + scale * rng.standard_normal((4096, 64))).astype(np.float32)
     assert _x_hat_error(x) < tol
@@ -431,6 +431,9 @@ def test_bad_running_statistics_are_rejected():
         _call(mode="test", running_var=[1.0, 1.0, 1.0])
     with pytest.raises(TypeError, match="running_mean"):
         _call(mode="train", running_mean=np.zeros(3, dtype=np.int64))
+    with pytest.raises(TypeError, match=re.escape("bn_param['running_var'] must be a floating-point numpy array, "
+                                                  "got None")):
+        _call(mode="train", running_var=None)
 
 
 @pytest.mark.parametrize("mode", ["train", "test"])

@@ -322,3 +322,9 @@ def test_bad_constructor_arguments_raise_naming_the_value(kwargs, message):
 def test_unknown_keyword_arguments_are_rejected():
     with pytest.raises(TypeError, match="dropout_ratio"):
         FullyConnectedNet([10], dropout_ratio=0.5)
+
+
+def test_hidden_dims_must_be_a_list():
+    with pytest.raises(TypeError, match="hidden_dims must be a list of layer sizes, got 100"):
+        FullyConnectedNet(100)
+    assert FullyConnectedNet((4, 3), input_dim=5).params["W2"].shape == (4, 3)  # a tuple is a list here

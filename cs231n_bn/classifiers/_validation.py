@@ -21,15 +21,15 @@ def check_fc_net_arguments(hidden_dims, input_dim, num_classes, dropout_keep_rat
                            weight_scale, dtype, seed, nonlinearity):
     """
     Raise ValueError (TypeError for a non-list hidden_dims) naming the bad argument and what is allowed, unless:
-    hidden_dims is a list or tuple of positive integers; input_dim and num_classes are positive integers; the keep
-    ratio (dropout_keep_ratio, or cs231n 2020's dropout: at most one of them set) is a real number in (0, 1];
-    normalization is None, 'batchnorm' or 'layernorm'; nonlinearity is 'relu' or 'sigmoid'; reg and weight_scale
-    are finite real numbers >= 0; dtype is float32 or float64; seed is None or an integer in [0, 2**32).
+    hidden_dims is a list (or tuple, range, 1-d array) of positive integers; input_dim and num_classes are positive
+    integers; the keep ratio (dropout_keep_ratio, or cs231n 2020's dropout: at most one of them set) is a real number
+    in (0, 1]; normalization is None, 'batchnorm' or 'layernorm'; nonlinearity is 'relu' or 'sigmoid'; reg and
+    weight_scale are finite real numbers >= 0; dtype is float32 or float64; seed is None or an integer in [0, 2**32).
 
     Returns:
     - None.
     """
-    if not isinstance(hidden_dims, (list, tuple)):
+    if not isinstance(hidden_dims, (list, tuple, range, np.ndarray)) or getattr(hidden_dims, "ndim", 1) == 0:
         raise TypeError(f"hidden_dims must be a list of layer sizes, got {hidden_dims!r}")
     for name, value in (("input_dim", input_dim), ("num_classes", num_classes)):
         if not _is_size(value):

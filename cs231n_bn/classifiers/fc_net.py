@@ -205,10 +205,11 @@ class FullyConnectedNet(object):
             elif self.normalization == "layernorm":
                 da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(da, norm_cache)
             dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, fc_cache)
-        for i in range(1, L + 1):
-            W = self.params[f"W{i}"]
-            loss += 0.5 * self.reg * np.sum(W * W)
-            grads[f"W{i}"] += self.reg * W
+        if self.reg > 0:  # L2 regularization on the weights: 0.5 * reg * sum(W**2), gradient reg * W
+            for i in range(1, L + 1):
+                W = self.params[f"W{i}"]
+                loss += 0.5 * self.reg * np.sum(W * W)
+                grads[f"W{i}"] += self.reg * W
         ### END SOLUTION
 
         # Every gradient in the parameters' dtype (a layer may return float64 for a float32 net).

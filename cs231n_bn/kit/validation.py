@@ -122,9 +122,9 @@ def _bn_param(fn, bn_param, num_features, values_per_feature):
             "use mode 'test' (running statistics) for a single sample"
         )
     for key in ("running_mean", "running_var"):
-        value = bn_param.get(key)
-        if value is None:
+        if key not in bn_param:
             continue
+        value = bn_param[key]
         if not isinstance(value, np.ndarray) or value.dtype.kind != "f":
             raise TypeError(f"{fn}: bn_param[{key!r}] must be a floating-point numpy array, got {value!r}")
         if value.shape != (num_features,):
