@@ -1,7 +1,8 @@
 """`python -m cs231n_bn check`: the student self-check, in this solution edition and in a released student edition.
 
-Checks against mistakes run in process (a wrong function patched into cs231n_bn.layers); a student's own
-solutions are written into the stubs of a released student edition and checked there in a subprocess.
+Here: the registry, the output, and that check always ends with its summary (a crash, SystemExit,
+KeyboardInterrupt, an endless loop, Ctrl-C). No test here implements a student function: correct solutions in
+three styles and the classic mistakes are fixtures that never ship (tests/test_student_solutions.py).
 """
 
 import re
@@ -9,9 +10,10 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from cs231n_bn.kit.edition import check as check_cli
@@ -64,6 +66,38 @@ def test_checks_follow_the_notebook_order():
     assert len({c.name for c in CHECKS}) == len(CHECKS)
 
 
+def test_the_notebook_order_is_readme_s():
+    readme = REPO / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README.md")
+    listed = [name for name in re.findall(r"`(\w+\.ipynb)`", readme.read_text()) if name in NOTEBOOK_ORDER]
+    assert list(dict.fromkeys(listed)) == list(NOTEBOOK_ORDER)
+
+
+def _section(text):
+    """(notebook index, section number as a tuple) named by a TODO line, e.g. ('X.ipynb, section 5.5 ...')."""
+    found = re.search(r"(\w+\.ipynb), section (\d+(?:\.\d+)*)", text)
+    return (NOTEBOOK_ORDER.index(found.group(1)), tuple(int(n) for n in found.group(2).split("."))) if found else None
+
+
+@solution_only
+def test_checks_follow_the_sections_their_functions_are_asked_for_in():
+    """Within a notebook, a check comes after the checks of the functions the notebook asks for earlier (a check of
+    several functions, once the last of them is asked for)."""
+    sections = {}
+    for _, region in solution_regions():
+        where = _section(region.todo_text)
+        if where:
+            name = region.function.rsplit(".", 1)[-1]
+            sections[name] = min(sections.get(name, where), where)
+    keys = []
+    for c in CHECKS:
+        own = [sections[f] for f in c.functions if f in sections and sections[f][0] == NOTEBOOK_ORDER.index(c.notebook)]
+        if own:
+            keys.append((max(own), c.name))
+    assert [k for k, _ in keys] == sorted(k for k, _ in keys), keys
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # The solution edition
 
@@ -88,91 +122,26 @@ def test_list_and_filters(capsys):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# Mistakes are caught (in process: a wrong function patched into the module)
+# However a student function ends, check reports it and prints its summary (in process: a function patched in)
 
 layers = pytest.importorskip("cs231n_bn.layers")
 
 
-def _standardize_rows(x, eps, ddof=0):
-    mean = x.mean(axis=0)
-    var = ((x - mean) ** 2).sum(axis=0) / (x.shape[0] - ddof)
-    inv_std = 1.0 / np.sqrt(var + eps)
-    return (x - mean) * inv_std, mean, var, inv_std
+def _endless(*args, **kwargs):
+    while True:
+        pass
 
 
-def bn_forward_factory(ddof=0, one_pass=False, swap_momentum=False):
-    """A batch norm forward pass with one chosen mistake (or none)."""
-    def batchnorm_forward(x, gamma, beta, bn_param):
-        eps, momentum = bn_param.get("eps", 1e-5), bn_param.get("momentum", 0.9)
-        D = x.shape[1]
-        rm = bn_param.setdefault("running_mean", np.zeros(D))
-        rv = bn_param.setdefault("running_var", np.zeros(D))
-        if bn_param["mode"] == "train":
-            x_hat, mean, var, inv_std = _standardize_rows(x, eps, ddof)
-            if one_pass:
-                var = (x * x).mean(axis=0) - x.mean(axis=0) ** 2
-                inv_std = 1.0 / np.sqrt(np.maximum(var, 0) + eps)
-                x_hat = (x - mean) * inv_std
-            m = 1 - momentum if swap_momentum else momentum
-            rm[:] = m * rm + (1 - m) * mean
-            rv[:] = m * rv + (1 - m) * var
-        else:
-            inv_std = 1.0 / np.sqrt(rv + eps)
-            x_hat = (x - rm) * inv_std
-        return gamma * x_hat + beta, (x_hat, inv_std, gamma)
-    return batchnorm_forward
+def _exits(*args, **kwargs):
+    raise SystemExit(0)
 
 
-MISTAKES = {
-    "unbiased variance": ("batchnorm_forward", bn_forward_factory(ddof=1), "layers.batchnorm_forward",
-                          "variance of (out - beta) / gamma"),
-    "E[x^2] - E[x]^2": ("batchnorm_forward", bn_forward_factory(one_pass=True), "layers.batchnorm_forward",
-                        "of (out - beta) / gamma"),
-    "momentum the PyTorch way": ("batchnorm_forward", bn_forward_factory(swap_momentum=True),
-                                 "layers.batchnorm_forward", "bn_param['running_mean'] after one train step"),
-    "backward without the mean path": (
-        "batchnorm_backward_alt",
-        lambda dout, cache: (cache[2] * cache[1] * (dout - cache[0] * (dout * cache[0]).mean(axis=0)),
-                             (dout * cache[0]).sum(axis=0), dout.sum(axis=0)),
-        "layers.batchnorm_backward_alt", "batchnorm_backward_alt dx disagrees with centred differences"),
-    "dropout with p as the drop probability": (
-        "dropout_forward",
-        lambda x, param: (x * (np.random.default_rng(param.get("seed")).random(x.shape) >= param["p"])
-                          / (1 - param["p"]), None) if param["mode"] == "train" else (x, None),
-        "layers.dropout_forward", "p is the probability of KEEPING a unit"),
-    "softmax without the max shift": (
-        "softmax_loss",
-        lambda x, y: (float(np.mean(np.log(np.exp(x).sum(axis=1)) - x[np.arange(len(y)), y])), np.zeros_like(x)),
-        "layers.softmax_loss", "dx"),
-}
+def _interrupts(*args, **kwargs):
+    raise KeyboardInterrupt
 
 
-@solution_only
-@pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_a_typical_mistake_fails_with_a_reason(mistake, monkeypatch):
-    function, wrong, name, reason = MISTAKES[mistake]
-    monkeypatch.setattr(layers, function, wrong)
-    with np.errstate(all="ignore"):
-        outcome = check_cli.run_check(entry(name))
-    assert outcome.status == check_cli.FAILED, outcome
-    assert reason in outcome.reason
-
-
-@solution_only
-def test_adam_without_bias_correction_fails(monkeypatch):
-    optim = pytest.importorskip("cs231n_bn.optim")
-
-    def adam(w, dw, config=None):
-        config = config if config is not None else {}
-        config.setdefault("learning_rate", 1e-3)
-        m = 0.1 * dw + 0.9 * config.get("m", 0)
-        v = 0.001 * dw * dw + 0.999 * config.get("v", 0)
-        config.update(m=m, v=v, t=config.get("t", 0) + 1)
-        return w - config["learning_rate"] * m / (np.sqrt(v) + 1e-8), config
-
-    monkeypatch.setattr(optim, "adam", adam)
-    outcome = check_cli.run_check(entry("optim.adam"))
-    assert outcome.status == check_cli.FAILED and outcome.reason.startswith("adam steps for a constant gradient")
+def _summary(out):
+    return out.strip().splitlines()[-1]
 
 
 @solution_only
@@ -201,13 +170,62 @@ def test_a_stub_reports_not_yet_implemented_and_what_waits_for_it(monkeypatch):
 
 @solution_only
 def test_output_has_no_traceback_unless_verbose(monkeypatch, capsys):
-    monkeypatch.setattr(layers, "batchnorm_backward_alt", MISTAKES["backward without the mean path"][1])
-    assert check_cli.main(["layers.batchnorm"]) == 1
+    monkeypatch.setattr(layers, "relu_forward", lambda x: (x.no_such_attribute, None))
+    assert check_cli.main(["layers.relu_forward"]) == 1
     out = capsys.readouterr().out
-    assert "layers.batchnorm_backward_alt  FAILED: batchnorm_backward_alt dx disagrees" in out
+    assert "layers.relu_forward  FAILED: AttributeError: " in out
     assert "Traceback" not in out
-    assert check_cli.main(["layers.batchnorm", "--verbose"]) == 1
+    assert check_cli.main(["layers.relu_forward", "--verbose"]) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().out
+
+
+@solution_only
+def test_an_endless_loop_is_stopped_at_the_time_limit(monkeypatch, capsys):
+    monkeypatch.setattr(layers, "relu_forward", _endless)
+    start = time.perf_counter()
+    assert check_cli.main(["layers.relu", "--time-limit", "0.5"]) == 1
+    assert time.perf_counter() - start < 10
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("layers.relu_forward   FAILED: still running after 0.5 s"), lines
+    assert "time limit per check (an endless loop?); stopped" in lines[0]
+    assert _summary("\n".join(lines)).startswith("0 passed, 2 failed, 0 not yet implemented")
+    time.sleep(0.2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("check layers.relu")], "the loop still runs"
+
+
+@solution_only
+@pytest.mark.parametrize("ending, reason", [(_exits, "SystemExit(0) raised"), (_interrupts, "KeyboardInterrupt raised")])
+def test_system_exit_and_keyboard_interrupt_in_student_code_fail_that_check(ending, reason, monkeypatch, capsys):
+    monkeypatch.setattr(layers, "relu_forward", ending)
+    assert check_cli.main(["layers.relu", "layers.sigmoid_forward"]) == 1
+    out = capsys.readouterr().out
+    assert f"layers.relu_forward     FAILED: {reason}" in out
+    assert "a function must return its result, not stop the program" in out
+    assert _summary(out).startswith("1 passed, 2 failed, 0 not yet implemented")
+
+
+@solution_only
+def test_ctrl_c_stops_the_run_and_still_prints_the_summary(monkeypatch, capsys):
+    calls = []
+    real = check_cli.run_check
+
+    def run_check(entry, time_limit=None):
+        calls.append(entry.name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(entry, time_limit)
+
+    monkeypatch.setattr(check_cli, "run_check", run_check)
+    assert check_cli.main([]) == 130
+    summary = _summary(capsys.readouterr().out)
+    assert re.match(rf"2 passed, 0 failed, 0 not yet implemented, {len(CHECKS) - 2} not run \(interrupted\)", summary)
+
+
+def test_the_time_limit_must_be_a_positive_number(capsys):
+    for bad in ("0", "-1", "nan", "soon"):
+        with pytest.raises(SystemExit):
+            check_cli.main(["--time-limit", bad])
+        assert "must be a positive number of seconds" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -221,7 +239,7 @@ def student_tree(tmp_path_factory):
     snapshot = base / "solution"
     for path in edition_files(REPO):
         (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, snapshot / path)
+        shutil.copy2(REPO / path, snapshot / path, follow_symlinks=False)
     try:
         edition = build_student_edition(snapshot)
     except ReleaseError as error:
@@ -230,9 +248,9 @@ def student_tree(tmp_path_factory):
     return base / "student"
 
 
-def run_check(tree, *args):
+def run_check(tree, *args, timeout=120):
     return subprocess.run([sys.executable, "-m", "cs231n_bn", "check", *args], cwd=tree, capture_output=True,
-                          text=True, timeout=120)
+                          text=True, timeout=timeout)
 
 
 def fill_stub(tree, path, function, code):
@@ -247,58 +265,6 @@ def fill_stub(tree, path, function, code):
     file.write_text("".join(lines))
 
 
-# A student's batch norm, written from the notebook's equations: only the arguments and the documented cache
-# layout (x_hat, inv_std, gamma) are used; the backward pass builds each feature's Jacobian instead of chaining
-# the graph's nodes (differently structured, still correct).
-STUDENT_FORWARD = """
-    D = x.shape[1]
-    rm = bn_param.get("running_mean")
-    rv = bn_param.get("running_var")
-    if bn_param["mode"] == "train":
-        mu = np.sum(x, axis=0) / x.shape[0]
-        centred = x - mu
-        sigma2 = np.sum(centred * centred, axis=0) / x.shape[0]
-        inv_std = 1.0 / np.sqrt(sigma2 + bn_param.get("eps", 1e-5))
-        x_hat = centred * inv_std
-        m = bn_param.get("momentum", 0.9)
-        rm[:] = m * rm + (1 - m) * mu
-        rv[:] = m * rv + (1 - m) * sigma2
-    else:
-        inv_std = 1.0 / np.sqrt(rv + bn_param.get("eps", 1e-5))
-        x_hat = (x - rm) * inv_std
-    out = gamma * x_hat + beta
-    cache = (x_hat, inv_std, gamma)
-"""
-
-STUDENT_BACKWARD_JACOBIAN = """
-    x_hat, inv_std, gamma = cache
-    N, D = dout.shape
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx = np.empty_like(dout)
-    for d in range(D):
-        jacobian = (np.eye(N) - 1.0 / N - np.outer(x_hat[:, d], x_hat[:, d]) / N) * (gamma[d] * inv_std[d])
-        dx[:, d] = jacobian @ dout[:, d]
-"""
-
-STUDENT_BACKWARD_CLOSED = """
-    x_hat, inv_std, gamma = cache
-    N = dout.shape[0]
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx = (gamma * inv_std / N) * (N * dout - dbeta - x_hat * dgamma)
-"""
-
-# The typical mistake: the gradient that flows through the mean is forgotten.
-STUDENT_BACKWARD_NO_MEAN_PATH = """
-    x_hat, inv_std, gamma = cache
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * x_hat).sum(axis=0)
-    dx_hat = dout * gamma
-    dx = inv_std * (dx_hat - x_hat * (dx_hat * x_hat).mean(axis=0))
-"""
-
-
 def test_student_edition_reports_everything_as_not_yet_implemented(student_tree):
     run = run_check(student_tree)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -310,33 +276,117 @@ def test_student_edition_reports_everything_as_not_yet_implemented(student_tree)
     assert run_check(student_tree, "--strict").returncode == 1
 
 
-def test_a_different_but_correct_batch_norm_passes(student_tree, tmp_path):
+@pytest.mark.parametrize("code, reason", [
+    ("while True:\n    pass", "still running after 1 s (at layers.py:"),
+    ("raise SystemExit(0)", "SystemExit(0) raised (at layers.py:"),
+    ("raise KeyboardInterrupt", "KeyboardInterrupt raised (at layers.py:"),
+])
+def test_a_student_function_that_never_returns_still_gets_the_summary(code, reason, student_tree, tmp_path):
     tree = tmp_path / "student"
-    shutil.copytree(student_tree, tree)
-    fill_stub(tree, "cs231n_bn/layers.py", "batchnorm_forward", STUDENT_FORWARD)
-    fill_stub(tree, "cs231n_bn/layers.py", "batchnorm_backward", STUDENT_BACKWARD_JACOBIAN)
-    fill_stub(tree, "cs231n_bn/layers.py", "batchnorm_backward_alt", STUDENT_BACKWARD_CLOSED)
-    run = run_check(tree, "layers.batchnorm", "affine_forward")
-    assert run.returncode == 0, run.stdout + run.stderr
+    shutil.copytree(student_tree, tree, symlinks=True)
+    fill_stub(tree, "cs231n_bn/layers.py", "relu_forward", code)
+    run = run_check(tree, "layers.relu", "--time-limit", "1", timeout=60)
+    assert run.returncode == 1, run.stdout + run.stderr
     lines = run.stdout.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == ["layers.affine_forward", "layers.batchnorm_forward",
-                                                         "layers.batchnorm_backward",
-                                                         "layers.batchnorm_backward_alt"]
-    assert lines[0].split("  ")[-1].startswith("not yet implemented"), "the student's package is the one checked"
-    assert all(line.endswith("  passed") for line in lines[1:4]), run.stdout
-    assert lines[-1].startswith("3 passed, 0 failed, 1 not yet implemented")
-
-
-def test_forgetting_the_mean_path_fails_naming_the_function(student_tree, tmp_path):
-    tree = tmp_path / "student"
-    shutil.copytree(student_tree, tree)
-    fill_stub(tree, "cs231n_bn/layers.py", "batchnorm_forward", STUDENT_FORWARD)
-    fill_stub(tree, "cs231n_bn/layers.py", "batchnorm_backward", STUDENT_BACKWARD_NO_MEAN_PATH)
-    run = run_check(tree, "layers.batchnorm")
-    assert run.returncode == 1
-    lines = run.stdout.splitlines()
-    assert lines[0].endswith("  passed") and lines[0].startswith("layers.batchnorm_forward")
-    assert re.match(r"layers\.batchnorm_backward +FAILED: batchnorm_backward dx disagrees with centred "
-                    r"differences: relative error \d\.\de-\d\d \(tolerance 1e-07\)$", lines[1]), lines[1]
+    assert lines[0].startswith("layers.relu_forward   FAILED: ") and reason in lines[0], lines[0]
+    assert lines[1].startswith("layers.relu_backward  FAILED: ")  # its check runs relu_forward first
+    assert lines[-1].startswith("0 passed, 2 failed, 0 not yet implemented"), run.stdout
     assert "Traceback" not in run.stdout + run.stderr
-    assert lines[-1].startswith("1 passed, 1 failed, 1 not yet implemented")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The release's scan for shipped code that implements a student function (names aside)
+
+from cs231n_bn.kit.edition import similarity  # noqa: E402
+
+TOY_MODULE = '''\
+import numpy as np
+
+
+def spread(x, eps):
+    """Inputs: x (N, D). Returns: y (N, D) and scale (D,)."""
+    # TODO: compute the spread (Toy.ipynb, "Spread").
+    BEGIN
+    centre = np.median(x, axis=0)
+    scale = np.abs(x - centre).max(axis=0) + eps
+    y = np.tanh((x - centre) / scale)
+    ENDS
+    return y, scale
+'''.replace("BEGIN", markers.BEGIN).replace("ENDS", markers.END)
+
+TOY_TEST_REIMPLEMENTS = '''\
+import numpy as np
+from toy import spread
+
+
+def test_spread():
+    values, eps = np.arange(6.0).reshape(3, 2), 0.5
+    middle = np.median(values, axis=0)
+    width = np.abs(values - middle).max(axis=0) + eps
+    assert np.allclose(spread(values, eps)[0], np.tanh((values - middle) / width))
+'''
+
+TOY_TEST_HONEST = '''\
+import numpy as np
+from toy import spread
+
+
+def test_spread_is_bounded_and_odd():
+    values = np.arange(6.0).reshape(3, 2)
+    y, scale = spread(values, 0.5)
+    assert np.all(np.abs(y) < 1) and np.allclose(y[0], -y[2])
+    assert scale.shape == (2,)
+'''
+
+
+def _toy_tree(root, test_text, extra=None):
+    (root / "tests").mkdir(parents=True)
+    (root / "toy.py").write_text(TOY_MODULE)
+    (root / "tests" / "test_toy.py").write_text(test_text)
+    for path, text in (extra or {}).items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    return root
+
+
+def test_the_release_stops_on_a_shipped_reimplementation_whatever_its_names(tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_REIMPLEMENTS)
+    with pytest.raises(ReleaseError) as error:
+        build_student_edition(root)
+    (problem,) = error.value.problems
+    assert problem.startswith("tests/test_toy.py, function test_spread (line 5): implements toy.py: spread "
+                              "(6 of its 6 expressions, names aside)")
+
+
+def test_honest_tests_and_the_template_around_a_stub_are_not_findings(tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST)
+    edition = build_student_edition(root)
+    assert [p.label for p in edition.patterns] == ["toy.py: spread"]
+    assert similarity.find_implementations(similarity.edition_units(edition.files), edition.patterns) == []
+
+
+@pytest.mark.parametrize("path, text", [
+    ("tests/test_strings.py", 'CODE = """\nm = np.median(v, axis=0)\ns = np.abs(v - m).max(axis=0) + e\n'
+                              'out = np.tanh((v - m) / s)\n"""\n'),
+    ("docs/notes.md", "Try this:\n\n```python\nm = np.median(v, axis=0)\ns = np.abs(v - m).max(axis=0) + e\n"
+                      "out = np.tanh((v - m) / s)\n```\n"),
+])
+def test_code_in_strings_and_markdown_is_scanned_too(path, text, tmp_path):
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST, {path: text})
+    with pytest.raises(ReleaseError) as error:
+        build_student_edition(root)
+    assert error.value.problems[0].startswith(path) and "implements toy.py: spread" in error.value.problems[0]
+
+
+def test_never_released_solutions_are_left_out_and_scanned_for(tmp_path):
+    fixture = ('SOLUTIONS = {("toy.py", "spread"): """\n    m = np.median(x, axis=0)\n    span = np.ptp(x - m, axis=0) '
+               '* 1.0 + eps\n    y = np.tanh((x - m) / span)\n"""}\n')
+    shipped = ('def helper(a, eps):\n    mid = np.median(a, axis=0)\n    span = np.ptp(a - mid, axis=0) * 1.0 + eps\n'
+               '    return np.tanh((a - mid) / span)\n')
+    root = _toy_tree(tmp_path / "solution", TOY_TEST_HONEST, {"tests/fixtures/solutions/other.py": fixture})
+    edition = build_student_edition(root)
+    assert not any(path.startswith("tests/fixtures/solutions") for path in edition.files)
+    assert "toy.py: spread" in [p.label for p in edition.patterns if "ptp" in "".join(p.prints)]
+    (root / "helpers.py").write_text(shipped)
+    with pytest.raises(ReleaseError, match=r"helpers.py, function helper \(line 1\): implements toy.py: spread"):
+        build_student_edition(root)

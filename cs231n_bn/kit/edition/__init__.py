@@ -4,6 +4,7 @@ Modules:
   markers    find the solution regions of one source text, turn them into stubs, put them back
   notebooks  the same for notebooks: code-cell regions, inline-question answers, stored outputs
   tree       the files of an edition, the leak scan, and writing a tree atomically
+  similarity the leak scan's second half: shipped code that implements a solution region, names aside
   release    ``python -m cs231n_bn release``: build the student edition
   checks     the self-checks, one per student function, in notebook order
   check      ``python -m cs231n_bn check``: run the self-checks and print one line per function

@@ -18,6 +18,7 @@ so the release copies it unchanged.
 
 import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 # Written in two parts so that this file never holds a marker line of its own.
@@ -240,3 +241,44 @@ def stub_compiles(original, stubbed, where):
         raise MarkerError(where, error.lineno or 1, f"the student edition of this text does not compile "
                                                     f"({error.msg}); move the markers so that whole statements "
                                                     f"sit between them") from None
+
+
+_STUB = re.compile(r"^(?P<indent>[ \t]*)raise NotImplementedError\(")
+
+
+def fill_stubs(student_text, bodies, fallback=None, where="<text>"):
+    """Write code in place of the stubs of a student edition text, as a student would.
+
+    Inputs:
+    - student_text: a released text holding stubs (each a TODO line, then the stub line the release wrote)
+    - bodies: qualified function name -> list of code texts, one per stub of that function, in order
+    - fallback: the same mapping, used for the stubs ``bodies`` does not cover (or None: leave them)
+    - where: how errors name the text
+
+    Returns:
+    - text: the filled text (each code text dedented, then indented as its stub)
+    - used, fell_back: the function names filled from ``bodies`` and from ``fallback``, one entry per stub
+    Raises MarkerError if a function has more stubs than code texts.
+    """
+    lines = student_text.splitlines(keepends=True)
+    functions = _function_finder(student_text)
+    seen, used, fell_back, out = {}, [], [], []
+    for i, line in enumerate(lines):
+        stub = _STUB.match(line)
+        if not (stub and i > 0 and _TODO.match(lines[i - 1])):
+            out.append(line)
+            continue
+        function = functions(i)
+        k = seen.get(function, 0)
+        seen[function] = k + 1
+        source, names = (bodies, used) if function in bodies else (fallback or {}, fell_back)
+        if function not in source:
+            out.append(line)
+            continue
+        if k >= len(source[function]):
+            raise MarkerError(where, i + 1, f"{function} has more stubs than the {len(source[function])} code "
+                                            f"text(s) given for it")
+        code = textwrap.dedent(source[function][k]).strip("\n") + "\n"
+        out.append(textwrap.indent(code, stub.group("indent")))
+        names.append(function)
+    return "".join(out), used, fell_back

@@ -20,9 +20,12 @@ import nbformat
 
 from cs231n_bn.kit.atomic import new_file_mode
 
+from . import student_ci
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
+from .similarity import (edition_units, find_implementations, fixture_patterns, notebook_patterns,
+                         outside_regions, python_patterns, without_templates)
 
 # A solution line shorter than this ("return out", "else:") says nothing about the solution.
 MIN_SECRET_LENGTH = 16
@@ -112,6 +115,7 @@ class StudentEdition:
     modes: dict = field(default_factory=dict)           # relative path -> permission bits
     links: dict = field(default_factory=dict)           # relative path -> symlink target
     secrets: list = field(default_factory=list)         # solution lines the leak scan looks for
+    patterns: list = field(default_factory=list)        # similarity.Pattern of every known solution
     py_files: int = 0
     py_stubs: int = 0
     notebooks: int = 0
@@ -130,11 +134,13 @@ def build_student_edition(root):
     root = Path(root)
     edition, problems = StudentEdition(), []
     secret_candidates, public = [], []
-    student_notebooks = {}
+    student_notebooks, templates, fixtures = {}, {}, []
     links = []
     for path in edition_files(root):
         source = root / path
         if never_released(path):
+            if path.endswith(".py") and not source.is_symlink():
+                fixtures += fixture_patterns(path, source.read_text(encoding="utf-8", errors="replace"))
             continue
         if source.is_symlink():
             links.append(path)
@@ -153,6 +159,8 @@ def build_student_edition(root):
                     stubbed = stub_text(text, regions)
                     stub_compiles(text, stubbed, path)
                     secret_candidates += solution_lines(text, regions)
+                    edition.patterns += python_patterns(path, text, regions)
+                    templates[path] = outside_regions(text, regions)
                     edition.py_files += 1
                     edition.py_stubs += len(regions)
                     text = stubbed
@@ -160,6 +168,7 @@ def build_student_edition(root):
                 edition.files[path] = text.encode("utf-8")
             elif path.endswith(".ipynb"):
                 student = make_student_notebook(text, path)
+                edition.patterns += notebook_patterns(path, _notebook_regions(text, path))
                 secret_candidates += student.solution_lines
                 public += student.sources()
                 edition.notebooks += 1
@@ -176,6 +185,8 @@ def build_student_edition(root):
             problems.append(f"{path}: cannot read ({error})")
     if problems:
         raise ReleaseError(problems)
+    student_ci.install(root, edition)  # the student CI workflow instead of the solution edition's .ci/run
+    edition.patterns += without_templates(fixtures, templates)
     if edition.py_stubs + edition.notebook_stubs + edition.answers == 0:
         raise ReleaseError([f"no solution regions anywhere under {root.name or root}: this looks like a student "
                             f"edition already"])
@@ -195,6 +206,10 @@ def build_student_edition(root):
     leaks = find_leaks(edition.files, edition.secrets)
     if leaks:
         raise ReleaseError([f"{where}: shows the solution line {secret!r}" for where, secret in leaks])
+    implementations = find_implementations(edition_units(edition.files), edition.patterns)
+    if implementations:
+        raise ReleaseError([f"{finding}; shipped code must not implement a student function (use stored "
+                            f"reference values, invariants or numerical gradients)" for finding in implementations])
     return edition
 
 
@@ -221,6 +236,18 @@ def _copy_links(root, links, edition):
         edition.files[path] = edition.files[inside]
         edition.modes[path] = edition.modes.get(inside, 0o644)
     return problems
+
+
+def _notebook_regions(text, path):
+    """(index, source, regions) of every code cell of a notebook (JSON text) that holds solution regions."""
+    nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+    cells = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type == "code":
+            regions = find_regions(cell.source, f"{path}, cell {index}")
+            if regions:
+                cells.append((index, cell.source, regions))
+    return cells
 
 
 def secret_lines(candidates, public_texts):
@@ -281,8 +308,12 @@ def _strings(value):
             yield from _strings(v)
 
 
-def scan_tree(root, secrets):
-    """``find_leaks`` over a tree on disk: every file, hidden ones included (git objects aside)."""
+def scan_tree(root, secrets, patterns=()):
+    """``find_leaks`` over a tree on disk: every file, hidden ones included (git objects aside).
+
+    With ``patterns`` (StudentEdition.patterns), also every unit of code that implements a solution region, as
+    (where, "implements ...").
+    """
     root = Path(root)
     files = {}
     for directory, dirs, names in os.walk(root):
@@ -291,7 +322,10 @@ def scan_tree(root, secrets):
             full = Path(directory) / name
             if not full.is_symlink():
                 files[full.relative_to(root).as_posix()] = full.read_bytes()
-    return find_leaks(files, secrets)
+    leaks = find_leaks(files, secrets)
+    if patterns:
+        leaks += [(f.where, f"implements {f.label}") for f in find_implementations(edition_units(files), patterns)]
+    return leaks
 
 
 def write_tree(edition, out, force=False, git=False):
@@ -365,9 +399,11 @@ def compare_editions(solution_root, restored):
     Returns a list of "path: reason" lines; empty when the restored edition equals the solution edition.
     """
     solution_root = Path(solution_root)
-    expected = [p for p in edition_files(solution_root) if not never_released(p)]
+    solution_only, student_only = student_ci.edition_differences(solution_root)  # .ci/run vs the workflow
+    expected = [p for p in edition_files(solution_root) if not never_released(p) and p not in solution_only]
     differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
-    differences += [f"{p}: not in the solution edition" for p in restored if p not in expected]
+    differences += [f"{p}: not in the solution edition" for p in restored if p not in expected and
+                    p not in student_only]
     for path in expected:
         if path not in restored:
             continue
@@ -384,4 +420,5 @@ def compare_editions(solution_root, restored):
 
 
 __all__ = ["ANSWER_PLACEHOLDER", "ReleaseError", "StudentEdition", "build_student_edition", "compare_editions",
-           "edition_files", "find_leaks", "restore_tree", "scan_tree", "secret_lines", "write_tree"]
+           "edition_files", "find_implementations", "find_leaks", "never_released", "restore_tree", "scan_tree",
+           "secret_lines", "write_tree"]

@@ -1,0 +1,165 @@
+"""A student edition filled with independently written correct solutions passes everything; each classic mistake
+fails ``check`` with its named message.
+
+The solutions are fixtures that never ship (tests/fixtures/solutions, left out of the student edition; these tests
+skip without it). The release of this repository is written to a temporary folder once, then for each style:
+
+- cs231n_2020 (cache tuples, rebinding and storing back, np.random.seed, float64 mask): ``python -m cs231n_bn check``,
+  the whole unit-test suite ``pytest tests/``, and nbval on every notebook (started with this module in the
+  background, so that it uses the second core while the rest of the module runs);
+- kratzert (staged graph, full cache) and vectorized (minimal cache): ``check`` and the unit tests of the
+  functions a student writes (STUDENT_CODE_TESTS); their notebooks run the solution edition's cells on the same
+  package functions, which check and the unit tests already cover, so nbval runs for one style only (the
+  budget: the whole suite stays under 10 minutes on 2 cores).
+- each classic mistake (mistakes.py): the cs231n 2020 style with that one region wrong; ``check`` fails it with
+  its named message.
+
+Notebook code-cell regions are filled with the solution edition's own cells (the styles cover the package).
+Everything runs in subprocesses inside the filled tree, so the package under test is the student's.
+"""
+
+import importlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cs231n_bn.kit.edition import markers
+from cs231n_bn.kit.edition.checks import CHECKS
+from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "tests" / "fixtures" / "solutions"
+STYLES = ("cs231n_2020", "kratzert", "vectorized")
+STUDENT_CODE_TESTS = ("tests/test_layers.py", "tests/test_batchnorm.py", "tests/test_normalization.py",
+                      "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py")
+
+
+def _has_regions():
+    return any(markers.find_regions(p.read_text(), str(p)) for p in (REPO / "cs231n_bn").rglob("*.py"))
+
+
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir() or not _has_regions(),
+                                reason="needs the solution edition and tests/fixtures/solutions (never released)")
+
+
+def _fixture(name):
+    return importlib.import_module(f"tests.fixtures.solutions.{name}")
+
+
+@pytest.fixture(scope="module")
+def released(tmp_path_factory):
+    """(solution snapshot, student edition): this repository's files, and their release."""
+    base = tmp_path_factory.mktemp("student-solutions")
+    snapshot = base / "solution"
+    for path in edition_files(REPO):
+        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / path, snapshot / path, follow_symlinks=False)
+    try:
+        edition = build_student_edition(snapshot)
+    except ReleaseError as error:
+        pytest.fail(f"the release of this repository failed:\n{error}")
+    write_tree(edition, base / "student")
+    return snapshot, base / "student"
+
+
+def fill(released, target, solutions):
+    """A copy of the student edition at ``target`` with ``solutions`` written into its stubs."""
+    snapshot, student = released
+    shutil.copytree(student, target, symlinks=True)
+    _fixture("fill").fill_tree(target, snapshot, solutions)
+    return target
+
+
+def run(tree, *args, timeout=600):
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.setdefault("CS231N_BN_DATA", str(REPO / "datasets"))
+    return subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture(scope="module", params=STYLES)
+def style_tree(request, released, tmp_path_factory):
+    tree = fill(released, tmp_path_factory.mktemp(request.param) / "edition", _fixture(request.param).SOLUTIONS)
+    return request.param, tree
+
+
+def test_fixtures_cover_every_region_of_the_package():
+    """Every solution region of the package has a body in every style (a new region needs its fixtures)."""
+    wanted = set()
+    for path in sorted((REPO / "cs231n_bn").rglob("*.py")):
+        relative = path.relative_to(REPO).as_posix()
+        wanted |= {(relative, r.function) for r in markers.find_regions(path.read_text(), relative)}
+    for style in STYLES:
+        missing = sorted(wanted - set(_fixture(style).SOLUTIONS))
+        assert not missing, f"tests/fixtures/solutions/{style}.py has no solution for {missing}"
+
+
+def test_each_style_passes_check(style_tree):
+    style, tree = style_tree
+    result = run(tree, "-m", "cs231n_bn", "check", timeout=300)
+    assert result.returncode == 0, f"{style}:\n{result.stdout}{result.stderr}"
+    assert result.stdout.splitlines()[-1].startswith(f"{len(CHECKS)} passed, 0 failed, 0 not yet implemented"), \
+        result.stdout
+
+
+def test_each_style_passes_the_unit_tests(style_tree):
+    style, tree = style_tree
+    paths = ["tests/"] if style == "cs231n_2020" else list(STUDENT_CODE_TESTS)
+    result = run(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *paths)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, f"{style}: {summary}\n" + "\n".join(
+        line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR")))
+
+
+MISTAKES = _fixture("mistakes").MISTAKES if FIXTURES.is_dir() else {}
+
+
+@pytest.mark.parametrize("mistake", sorted(MISTAKES))
+def test_each_classic_mistake_fails_check_with_its_message(mistake, released, tmp_path):
+    entry = MISTAKES[mistake]
+    solutions = dict(_fixture("cs231n_2020").SOLUTIONS)
+    solutions[entry["key"]] = entry["code"]
+    tree = fill(released, tmp_path / "edition", solutions)
+    result = run(tree, "-m", "cs231n_bn", "check", entry["check"], timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['check'])} +\S", line)]
+    assert "  FAILED: " in line and entry["message"] in line, line
+    assert "Traceback" not in result.stdout + result.stderr
+    if "passes" in entry:
+        (other,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['passes'])} ", line)]
+        assert other.endswith("  passed"), other
+
+
+@pytest.fixture(scope="module", autouse=True)
+def nbval_in_the_background(released, tmp_path_factory):
+    """nbval on every notebook of the cs231n 2020 style, started with the module so that it runs on the second core
+    while the other tests of this module run; the last test waits for it. Stopped if nobody waits for it."""
+    tree = fill(released, tmp_path_factory.mktemp("nbval") / "edition", _fixture("cs231n_2020").SOLUTIONS)
+    notebooks = sorted(p.relative_to(tree).as_posix() for p in (tree / "notebooks").glob("*.ipynb"))
+    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env.setdefault("CS231N_BN_DATA", str(REPO / "datasets"))
+    log = (tree.parent / "nbval.log").open("w+")
+    process = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *notebooks],
+                               cwd=tree, env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
+    yield notebooks, process, log
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+def test_cs231n_2020_style_passes_nbval_on_every_notebook(nbval_in_the_background):
+    notebooks, process, log = nbval_in_the_background
+    assert len(notebooks) >= 5
+    try:
+        returncode = process.wait(timeout=900)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        returncode = "killed after 900 s"
+    log.seek(0)
+    assert returncode == 0, "\n".join(log.read().splitlines()[-40:])
