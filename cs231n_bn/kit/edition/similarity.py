@@ -262,7 +262,9 @@ def fixture_patterns(path, text):
             if isinstance(key, ast.Tuple) and len(key.elts) == 2 and isinstance(key.elts[1], ast.Constant):
                 for string in ast.walk(value):
                     if isinstance(string, ast.Constant) and isinstance(string.value, str):
-                        labels[string.lineno] = f"{_constant(key.elts[0], names)}: {key.elts[1].value}"
+                        target = _constant(key.elts[0], names)
+                        if target is not None:
+                            labels[string.lineno] = f"{target}: {key.elts[1].value}"
     patterns = []
     for lineno, inner in code_strings(tree):
         prints = solution_prints(inner)
@@ -272,10 +274,10 @@ def fixture_patterns(path, text):
 
 
 def _constant(node, names):
-    """A key's file part: a string constant, or a module-level name bound to one (LAYERS = "...")."""
+    """A key's file part: a string constant, or a module-level name bound to one (LAYERS = "..."); else None."""
     if isinstance(node, ast.Constant):
         return node.value
-    return names.get(getattr(node, "id", None), "?")
+    return names.get(getattr(node, "id", None))
 
 
 def without_templates(patterns, templates):
