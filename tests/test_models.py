@@ -23,6 +23,7 @@ from cs231n_bn.classifiers import fc_net
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.gradient_check import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from cs231n_bn.kit.experiments.fc_experiments import reestimate_bn_statistics
+from cs231n_bn.kit.monitors import forward_activations
 
 RELU_TOL = 1e-5
 SIGMOID_TOL = 2e-5
@@ -253,14 +254,31 @@ def test_the_section_4_1_network():
     assert len(model.bn_params) == 3
     X = np.random.default_rng(0).standard_normal((5, 28, 28)).astype(np.float32)
     model.loss(X, np.arange(5))
-    # Sigmoid units: hidden outputs in (0, 1); scores = sigmoid(h3) @ W4 + b4.
-    h = X.reshape(5, -1)
+    # Test mode normalizes with the running statistics. Set them by hand so that the normalization is known
+    # without computing it: running_var + eps = 4 halves the centred input, running_mean = 0.5 shifts it.
+    for p in model.bn_params:
+        p["running_mean"] = np.full(100, 0.5, dtype=np.float32)
+        p["running_var"] = np.full(100, 4 - 1e-5, dtype=np.float32)
+    acts, params = forward_activations(model, X), model.params
+    # Batch norm before each sigmoid, an affine layer after the last one.
+    assert list(acts) == [f"{n}{i}" for i in (1, 2, 3) for n in ("affine", "norm", "preact", "sigmoid")] + ["scores"]
+    assert acts["scores"].shape == (5, 10)
+    np.testing.assert_array_equal(acts["scores"], model.loss(X))
     for i in (1, 2, 3):
-        a = h @ model.params[f"W{i}"] + model.params[f"b{i}"]
-        p = model.bn_params[i - 1]
-        a = (a - p["running_mean"]) / np.sqrt(p["running_var"] + 1e-5)
-        h = 1 / (1 + np.exp(-(model.params[f"gamma{i}"] * a + model.params[f"beta{i}"])))
-    np.testing.assert_allclose(model.loss(X), h @ model.params["W4"] + model.params["b4"], rtol=1e-4, atol=1e-5)
+        gamma, beta = params[f"gamma{i}"], params[f"beta{i}"]
+        np.testing.assert_allclose(acts[f"norm{i}"], gamma * (acts[f"affine{i}"] - 0.5) / 2 + beta,
+                                   rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(acts[f"preact{i}"], acts[f"norm{i}"])
+        # Sigmoid units: outputs in (0, 1), and the logit log(s / (1 - s)) gives the input back.
+        s = acts[f"sigmoid{i}"].astype(np.float64)
+        assert np.all((s > 0) & (s < 1))
+        np.testing.assert_allclose(np.log(s / (1 - s)), acts[f"preact{i}"], rtol=1e-3, atol=1e-3)
+    # Each affine layer reads the previous layer's sigmoid output (the affine layer itself is tested above).
+    inputs = [X, acts["sigmoid1"], acts["sigmoid2"], acts["sigmoid3"]]
+    outputs = [acts["affine1"], acts["affine2"], acts["affine3"], acts["scores"]]
+    for i, (layer_in, layer_out) in enumerate(zip(inputs, outputs), start=1):
+        expected, _ = layers.affine_forward(layer_in, params[f"W{i}"], params[f"b{i}"])
+        np.testing.assert_allclose(layer_out, expected, rtol=1e-5, atol=1e-6)
 
 
 def test_reestimate_bn_statistics_averages_the_batch_statistics_without_dropout():

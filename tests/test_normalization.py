@@ -55,10 +55,17 @@ def _spatial(shape, seed, offset=4.0):
 def test_standardize_over_any_axes(shape, axis):
     x = 2.0 + 3 * np.random.default_rng(0).standard_normal(shape)
     x_hat, mean, var, inv_std = normalization.standardize(x, axis, eps=1e-3)
-    assert np.allclose(mean, x.mean(axis=axis, keepdims=True), rtol=1e-13)
-    assert np.allclose(var, x.var(axis=axis, keepdims=True), rtol=1e-12)
-    assert np.allclose(inv_std, 1 / np.sqrt(var + 1e-3), rtol=1e-13)
-    assert np.allclose(x_hat, (x - mean) / np.sqrt(var + 1e-3), rtol=1e-12)
+    reduced = (axis,) if isinstance(axis, int) else axis
+    kept_shape = tuple(1 if d in [a % len(shape) for a in reduced] else n for d, n in enumerate(shape))
+    assert x_hat.shape == shape and mean.shape == var.shape == inv_std.shape == kept_shape
+    # The outputs pin each other down: x = mean + x_hat / inv_std (inv_std is constant over `axis`), so x_hat having
+    # mean 0 over `axis` makes `mean` the mean of x over `axis`; mean(x_hat**2) = var * inv_std**2 then makes
+    # `var` the biased variance mean((x - mean)**2) (the unbiased one is off by a factor n / (n - 1) >= 1.04 here),
+    # and inv_std**2 * (var + eps) = 1 fixes inv_std. Reducing over the wrong axes breaks the zero mean.
+    assert np.allclose(mean + x_hat / inv_std, x, rtol=1e-13, atol=0)
+    assert np.allclose(x_hat.mean(axis=axis), 0, rtol=0, atol=1e-12)
+    assert np.allclose(np.mean(x_hat**2, axis=axis, keepdims=True), var * inv_std**2, rtol=1e-12, atol=0)
+    assert np.allclose(inv_std**2 * (var + 1e-3), 1, rtol=1e-13, atol=0)
     dx_hat = np.random.default_rng(1).standard_normal(shape)
     dx = normalization.standardize_backward(dx_hat, x_hat, inv_std, axis)
     numeric = eval_numerical_gradient_array(lambda v: normalization.standardize(v, axis, 1e-3)[0], x, dx_hat)

@@ -1,6 +1,4 @@
-"""Update rules: each checked against the cs231n expected arrays and against a scalar loop written here."""
-
-import math
+"""Update rules: each checked against the cs231n expected arrays and against steps worked out by hand."""
 
 import numpy as np
 import pytest
@@ -51,51 +49,49 @@ def test_rmsprop_and_adam_match_cs231n_expected_first_row():
     assert config["t"] == 6
 
 
-# --- several steps against a scalar loop of the textbook formulas -------------------------------------------
+# --- several steps, worked out by hand ----------------------------------------------------------------------
+# Each rule takes three steps from w = 1 with the gradients listed; the numbers were chosen so that every
+# square root is exact. Wrong formulas (no bias correction, beta1 and beta2 swapped, epsilon inside the square
+# root, decay applied to the wrong term, t used before its increment) miss these values by more than 1e-2.
+#
+# sgd, lr = 0.1, g = 2, -4, 1:                w = 1 - 0.2 = 0.8;  0.8 + 0.4 = 1.2;  1.2 - 0.1 = 1.1
+# sgd_momentum, lr = 0.1, momentum = 0.5, g = 2, -4, 1:
+#   v1 = -0.2                   w1 = 0.8
+#   v2 = 0.5*(-0.2) + 0.4 = 0.3   w2 = 1.1
+#   v3 = 0.5*0.3 - 0.1 = 0.05     w3 = 1.15
+# rmsprop, lr = 0.1, decay_rate = 8/9, epsilon = 1, g = 6, 7, -7:
+#   cache1 = 36/9 = 4                  w1 = 1 - 0.1*6/(2 + 1) = 0.8
+#   cache2 = 8/9*4 + 49/9 = 9          w2 = 0.8 - 0.1*7/(3 + 1) = 0.625
+#   cache3 = 8 + 49/9 = 121/9          w3 = 0.625 + 0.1*7/(11/3 + 1) = 0.625 + 0.15 = 0.775
+# adam, lr = 0.6, beta1 = 0.5, beta2 = 0.75, epsilon = 1, g = 2, 5, -4:
+#   t=1: m = 1,    v = 1,    m_hat = 1/0.5 = 2,       v_hat = 1/0.25 = 4      w1 = 1 - 0.6*2/(2 + 1) = 0.6
+#   t=2: m = 3,    v = 7,    m_hat = 3/0.75 = 4,      v_hat = 7/(7/16) = 16   w2 = 0.6 - 0.6*4/(4 + 1) = 0.12
+#   t=3: m = -0.5, v = 9.25, m_hat = -0.5/(7/8) = -4/7, v_hat = 9.25/(37/64) = 16
+#                                                       w3 = 0.12 + 0.6*(4/7)/(4 + 1) = 0.12 + 12/175 = 33/175
+# The second weight starts at -1 and sees the negated gradients; every rule is odd in (w, g), so it mirrors
+# the first.
+HAND_WORKED = {
+    "sgd": (dict(learning_rate=0.1), [2.0, -4.0, 1.0], [0.8, 1.2, 1.1], {}),
+    "sgd_momentum": (dict(learning_rate=0.1, momentum=0.5), [2.0, -4.0, 1.0], [0.8, 1.1, 1.15],
+                     {"velocity": [0.05, -0.05]}),
+    "rmsprop": (dict(learning_rate=0.1, decay_rate=8 / 9, epsilon=1.0), [6.0, 7.0, -7.0], [0.8, 0.625, 0.775],
+                {"cache": [121 / 9, 121 / 9]}),
+    "adam": (dict(learning_rate=0.6, beta1=0.5, beta2=0.75, epsilon=1.0), [2.0, 5.0, -4.0],
+             [0.6, 0.12, 33 / 175], {"m": [-0.5, 0.5], "v": [9.25, 9.25], "t": 3}),
+}
 
-def scalar_reference(rule, w0, grads, hp):
-    """Apply `rule` element by element with Python floats, straight from the formulas."""
-    out = []
-    for i in range(w0.size):
-        w, s1, s2 = float(w0.flat[i]), 0.0, 0.0
-        for t, g in enumerate(grads, start=1):
-            g = float(g.flat[i])
-            if rule == "sgd":
-                w = w - hp["learning_rate"] * g
-            elif rule == "sgd_momentum":
-                s1 = hp["momentum"] * s1 - hp["learning_rate"] * g
-                w = w + s1
-            elif rule == "rmsprop":
-                s1 = hp["decay_rate"] * s1 + (1 - hp["decay_rate"]) * g * g
-                w = w - hp["learning_rate"] * g / (math.sqrt(s1) + hp["epsilon"])
-            elif rule == "adam":
-                s1 = hp["beta1"] * s1 + (1 - hp["beta1"]) * g
-                s2 = hp["beta2"] * s2 + (1 - hp["beta2"]) * g * g
-                m_hat = s1 / (1 - hp["beta1"] ** t)
-                v_hat = s2 / (1 - hp["beta2"] ** t)
-                w = w - hp["learning_rate"] * m_hat / (math.sqrt(v_hat) + hp["epsilon"])
-        out.append(w)
-    return np.array(out).reshape(w0.shape)
 
-
-@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "rmsprop", "adam"])
-def test_rule_matches_scalar_loop_over_several_steps(rule):
-    rng = np.random.default_rng(0)
-    w0 = rng.standard_normal((3, 4))
-    grads = [rng.standard_normal((3, 4)) for _ in range(6)]
-    hp = {"sgd": dict(learning_rate=0.1), "sgd_momentum": dict(learning_rate=0.1, momentum=0.8),
-          "rmsprop": dict(learning_rate=0.05, decay_rate=0.9, epsilon=1e-8),
-          "adam": dict(learning_rate=0.05, beta1=0.8, beta2=0.9, epsilon=1e-8)}[rule]
+@pytest.mark.parametrize("rule", sorted(HAND_WORKED))
+def test_rule_matches_hand_worked_steps(rule):
+    hp, grads, expected_w, expected_state = HAND_WORKED[rule]
     update = optim.UPDATE_RULES[rule]
-    w, config = w0.copy(), dict(hp)
-    for g in grads:
-        w, config = update(w, g, config)
-    expected = scalar_reference(rule, w0, grads, hp)
-    # float64 arithmetic in a different order: agreement to ~1e-15 relative; 1e-12 leaves room, a wrong
-    # formula (e.g. no bias correction, t used before its increment) is off by > 1e-3.
-    assert rel_error(w, expected) < 1e-12
-    if rule == "adam":
-        assert config["t"] == len(grads)
+    w, config = np.array([1.0, -1.0]), dict(hp)
+    for g, expected in zip(grads, expected_w):
+        w, config = update(w, np.array([g, -g]), config)
+        # float64 rounding only: agreement to ~1e-15 relative; 1e-12 leaves room
+        np.testing.assert_allclose(w, [expected, -expected], rtol=1e-12, atol=1e-15)
+    for key, value in expected_state.items():
+        np.testing.assert_allclose(config[key], value, rtol=1e-12, err_msg=key)
 
 
 def test_adam_increments_t_before_use():
