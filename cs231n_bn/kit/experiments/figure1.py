@@ -87,7 +87,7 @@ class Figure1Result:
       of the tracked sigmoid input over the test set, per seed and step.
     - config: dict of the run's settings (dataset, steps, batch_size, learning_rates (a dict per network),
       weight_scale, eval_every, seeds, unit, num_test).
-    - seconds: wall time of the training (float); cpu_seconds: the sum of the runs' own times.
+    - seconds: wall time of the training (float); cpu_seconds: the CPU time of the runs, summed.
     """
 
     steps: np.ndarray
@@ -229,7 +229,7 @@ def search_learning_rates(data, candidates=LR_CANDIDATES, weight_scale=WEIGHT_SC
                   batch_size=int(batch_size), num_val=int(data["X_val"].shape[0]))
     return LearningRateSearch(candidates=candidates, steps=(early_step, steps), accuracy=accuracy,
                               diverged_at=diverged_at, chosen=chosen, config=config, seconds=seconds,
-                              cpu_seconds=float(sum(r["seconds"] for r in results)))
+                              cpu_seconds=float(sum(r["cpu_seconds"] for r in results)))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -285,7 +285,7 @@ def run(data, learning_rates, seeds=SEEDS, weight_scale=WEIGHT_SCALE, steps=STEP
                   learning_rates=learning_rates, weight_scale=float(weight_scale), eval_every=int(eval_every),
                   seeds=list(seeds), unit=int(unit), num_test=int(data["X_test"].shape[0]))
     return Figure1Result(steps=points, seeds=np.array(seeds), accuracy=accuracy, percentiles=percentiles,
-                         config=config, seconds=seconds, cpu_seconds=float(sum(r["seconds"] for r in results)))
+                         config=config, seconds=seconds, cpu_seconds=float(sum(r["cpu_seconds"] for r in results)))
 
 
 # ----------------------------------------------------------------------------------------------------------------

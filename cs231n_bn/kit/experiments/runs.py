@@ -133,7 +133,8 @@ def train(data, spec, report=None):
       split), or None when spec.track_unit is None.
     - 'diverged_at': None, or the step at which the training loss became NaN or infinite (the run stopped
       there; the curves end at the last recording before it).
-    - 'seconds': the run's wall time; 'spec': the RunSpec as a dict.
+    - 'seconds': the run's wall time; 'cpu_seconds': the CPU time this process spent on it (what the run costs
+      on a core of its own); 'spec': the RunSpec as a dict.
     """
     from cs231n_bn.kit.monitors import AccuracyRecorder, ActivationRecorder
     from cs231n_bn.solver import NonFiniteLossError, Solver
@@ -157,20 +158,21 @@ def train(data, spec, report=None):
     # The paper counts steps, not epochs: stop after exactly spec.steps iterations (50,000 steps of 60 images
     # are not a whole number of epochs of 55,000).
     solver.num_iterations = spec.steps
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     diverged_at = None
     try:
         solver.train()
     except NonFiniteLossError:
         diverged_at = solver.iteration + 1
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
 
     # Step 0 is left out: before any training step the running statistics of batch norm are still zeros, so
     # its test-mode outputs say nothing.
     keep = np.asarray(accuracy.steps) > 0
     out = {"steps": np.asarray(accuracy.steps, dtype=np.int64)[keep],
            "accuracy": np.asarray(accuracy.accuracies, dtype=np.float64)[keep],
-           "percentiles": None, "diverged_at": diverged_at, "seconds": seconds, "spec": asdict(spec)}
+           "percentiles": None, "diverged_at": diverged_at, "seconds": seconds, "cpu_seconds": cpu_seconds,
+           "spec": asdict(spec)}
     if spec.track_unit is not None:
         out["percentiles"] = recorders[1].history()[1][keep]
     return out
@@ -191,23 +193,27 @@ def default_workers():
 
 _worker_data = None
 _worker_counter = None
+_worker_parent = None
 
 
 def _init_worker(data, counter):
-    global _worker_data, _worker_counter
+    global _worker_data, _worker_counter, _worker_parent
     # Ctrl-C reaches every process of the terminal's process group: the parent alone handles it (it ends the
     # workers), so that the user sees one message and no traceback per worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _worker_data, _worker_counter = data, counter
+    _worker_data, _worker_counter, _worker_parent = data, counter, os.getppid()
 
 
 def _report_to_parent(n):
+    if os.getppid() != _worker_parent:
+        # The parent is gone (killed without the chance to end its workers): stop instead of training on.
+        os._exit(1)
     with _worker_counter.get_lock():
         _worker_counter.value += n
 
 
 def _train_in_worker(spec):
-    return train(_worker_data, spec, _report_to_parent)
+    return train(_worker_data, spec, _report_to_parent)  # _report_to_parent also watches for the parent's end
 
 
 def run_all(data, specs, workers=None, progress=False, desc="train"):
@@ -251,17 +257,24 @@ def run_all(data, specs, workers=None, progress=False, desc="train"):
         counter = ctx.Value("q", 0)
         # The longest runs first, so that the workers finish together.
         order = sorted(range(len(specs)), key=lambda i: -specs[i].steps)
-        with ctx.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(data, counter)) as pool:
-            pending = pool.map_async(_train_in_worker, [specs[i] for i in order], chunksize=1)
-            bar = open_bar()  # after the fork: the bar's monitor thread stays in this process
-            while not pending.ready():
-                pending.wait(0.5)
+        # Ctrl-C is held off while the workers are being started (a pool interrupted half-built would leave
+        # workers running) and delivered as soon as the with block below can end them.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            pool = ctx.Pool(min(workers, len(specs)), initializer=_init_worker, initargs=(data, counter))
+            with pool:  # leaving the block terminates the workers, also on KeyboardInterrupt or an error
+                signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+                pending = pool.map_async(_train_in_worker, [specs[i] for i in order], chunksize=1)
+                bar = open_bar()  # after the fork: the bar's monitor thread stays in this process
+                while not pending.ready():
+                    pending.wait(0.5)
+                    if bar is not None:
+                        bar.update(counter.value - bar.n)
+                results = pending.get()
                 if bar is not None:
-                    bar.update(counter.value - bar.n)
-            results = pending.get()
-            if bar is not None:
-                bar.update(total - bar.n)
-        # (leaving the with block terminates the pool, also on KeyboardInterrupt or an error)
+                    bar.update(total - bar.n)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         out = [None] * len(specs)
         for i, result in zip(order, results):
             out[i] = result

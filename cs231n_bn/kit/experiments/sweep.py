@@ -123,7 +123,7 @@ def sweep(data, learning_rates=LEARNING_RATES, weight_scales=WEIGHT_SCALES, step
                   chance=chance, num_test=int(data["X_test"].shape[0]))
     return SweepResult(weight_scales=scales, learning_rates=lrs, steps=(early_step, steps), accuracy=accuracy,
                        diverged_at=diverged_at, config=config, seconds=seconds,
-                       cpu_seconds=float(sum(r["seconds"] for r in results)))
+                       cpu_seconds=float(sum(r["cpu_seconds"] for r in results)))
 
 
 def counts(result):
