@@ -16,9 +16,11 @@ What the paper leaves open (the learning rate and the "small random Gaussian val
 is chosen by one rule, the same for both networks (THE RULE):
 
 1. Same initialization for both: W ~ N(0, WEIGHT_SCALE^2) with WEIGHT_SCALE = 0.1, biases 0 (gamma 1, beta 0).
-   0.1 = 1 / sqrt(100), the fan-in of the hidden layers: a sigmoid layer then passes on differences between
-   examples instead of shrinking them, and the plain network learns from its first steps. (With cs231n's
-   default 0.01 it sits at chance for thousands of steps: one labelled point of the sensitivity sweep, sweep.py.)
+   0.1 = 1 / sqrt(100), the fan-in of the hidden layers: an affine layer then keeps the spread of its input
+   across examples, and only the sigmoid's slope (at most 1/4) shrinks it, so the plain network's last hidden
+   layer still tells the examples apart and the plain network learns from its first steps. (With cs231n's
+   default 0.01 each layer shrinks that spread about 40-fold, and the plain network sits at chance for
+   thousands of steps: one labelled point of the sensitivity sweep, sweep.py.)
 2. Each network's learning rate: the candidate of LR_CANDIDATES (0.03 to 30, about 3x apart) with the highest
    validation accuracy (the 5,000 images of the validation split) after SEARCH_STEPS = 10,000 steps from seed
    SEARCH_SEED = 0; ties go to the smaller rate. search_learning_rates() runs it; the same search, on the same
