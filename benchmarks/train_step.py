@@ -4,7 +4,8 @@ nets in PyTorch on the CPU when PyTorch is installed.
     python benchmarks/train_step.py [--threads N (default 1)] [--repeats R] [--update-rule sgd|sgd_momentum|adam]
 
 Nets (float32):
-- the Section 4.1 net of Ioffe & Szegedy 2015 (784-100-100-100-10, sigmoid), with and without batch norm, batch 60;
+- the Section 4.1 net of Ioffe & Szegedy 2015 (FullyConnectedNet 784-100-100-100-10, nonlinearity='sigmoid'), with
+  and without batch norm, batch 60;
 - a FullyConnectedNet with 5 hidden layers of 100 units and batch norm, 3072 inputs (CIFAR-10), batch 200.
 
 Our step is Solver._step() itself, so the Solver's overhead is included; the PyTorch step does the same work
@@ -43,7 +44,6 @@ def main(argv=None):
     import numpy as np
 
     from cs231n_bn.classifiers.fc_net import FullyConnectedNet
-    from cs231n_bn.classifiers.paper_net import PaperNet
     from cs231n_bn.solver import Solver
 
     try:
@@ -71,7 +71,8 @@ def main(argv=None):
         y = rng.integers(10, size=N)
         data = {"X_train": X, "y_train": y, "X_val": X[:100], "y_val": y[:100]}
         if spec["kind"] == "paper":
-            model = PaperNet(spec["normalization"], weight_scale=0.1, seed=0)
+            model = FullyConnectedNet([100, 100, 100], input_dim=input_dim, num_classes=10, nonlinearity="sigmoid",
+                                      normalization=spec["normalization"], weight_scale=0.1, seed=0)
         else:
             model = FullyConnectedNet([100] * 5, input_dim=input_dim, normalization=spec["normalization"],
                                       weight_scale=0.05, seed=0)

@@ -6,8 +6,6 @@ function runs the parts' backward passes in reverse order.
     affine_relu           affine - relu
     affine_bn_relu        affine - batchnorm - relu
     affine_ln_relu        affine - layernorm - relu
-    affine_sigmoid        affine - sigmoid
-    affine_bn_sigmoid     affine - batchnorm - sigmoid      (the Ioffe & Szegedy Section 4.1 hidden layer)
 """
 
 from cs231n_bn.layers import (
@@ -19,8 +17,6 @@ from cs231n_bn.layers import (
     layernorm_forward,
     relu_backward,
     relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
 )
 
 
@@ -129,52 +125,5 @@ def affine_ln_relu_backward(dout, cache):
     fc_cache, ln_cache, relu_cache = cache
     da_norm = relu_backward(dout, relu_cache)
     da, dgamma, dbeta = layernorm_backward(da_norm, ln_cache)
-    dx, dw, db = affine_backward(da, fc_cache)
-    return dx, dw, db, dgamma, dbeta
-
-
-def affine_sigmoid_forward(x, w, b):
-    """
-    Affine transform followed by a logistic sigmoid.
-
-    Inputs / Returns: as affine_relu_forward, with cache (fc_cache, sigmoid_cache).
-    """
-    a, fc_cache = affine_forward(x, w, b)
-    out, sigmoid_cache = sigmoid_forward(a)
-    return out, (fc_cache, sigmoid_cache)
-
-
-def affine_sigmoid_backward(dout, cache):
-    """
-    Backward pass for affine_sigmoid_forward.
-
-    Inputs / Returns: as affine_relu_backward: dx (N, d_1, ..., d_k), dw (D, M), db (M,).
-    """
-    fc_cache, sigmoid_cache = cache
-    da = sigmoid_backward(dout, sigmoid_cache)
-    return affine_backward(da, fc_cache)
-
-
-def affine_bn_sigmoid_forward(x, w, b, gamma, beta, bn_param):
-    """
-    Affine transform, batch normalization, sigmoid: a hidden layer of the Section 4.1 network with batch norm.
-
-    Inputs / Returns: as affine_bn_relu_forward, with cache (fc_cache, bn_cache, sigmoid_cache).
-    """
-    a, fc_cache = affine_forward(x, w, b)
-    a_norm, bn_cache = batchnorm_forward(a, gamma, beta, bn_param)
-    out, sigmoid_cache = sigmoid_forward(a_norm)
-    return out, (fc_cache, bn_cache, sigmoid_cache)
-
-
-def affine_bn_sigmoid_backward(dout, cache):
-    """
-    Backward pass for affine_bn_sigmoid_forward.
-
-    Inputs / Returns: as affine_bn_relu_backward: dx, dw, db, dgamma, dbeta.
-    """
-    fc_cache, bn_cache, sigmoid_cache = cache
-    da_norm = sigmoid_backward(dout, sigmoid_cache)
-    da, dgamma, dbeta = batchnorm_backward_alt(da_norm, bn_cache)
     dx, dw, db = affine_backward(da, fc_cache)
     return dx, dw, db, dgamma, dbeta

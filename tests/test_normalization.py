@@ -1,15 +1,23 @@
 """Tests of the rest of the normalization family: layer norm, spatial batch norm, group norm, and the shared
-standardize helpers they are built on."""
+standardize / standardize_backward of cs231n_bn/normalization.py.
+
+They check the contract (values, shapes, dtypes, errors for bad input), never a cache's layout. Tests marked
+reference_only check what the kit's own reference solution adds (it refuses another layer's cache and a dout of
+the wrong shape); they run in the solution edition only.
+"""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from cs231n_bn import normalization
+from cs231n_bn import layers, normalization
 from cs231n_bn.gradient_check import eval_numerical_gradient_array, rel_error
+from cs231n_bn.kit.edition.markers import find_regions
 from fixtures.gradients import gradient_errors
 from cs231n_bn.layers import (
+    batchnorm_backward,
     batchnorm_backward_alt,
     batchnorm_forward,
     layernorm_backward,
@@ -25,7 +33,11 @@ from cs231n_bn.layers import (
 # correct gradients measure 1e-11 to 4e-7 here, a wrong one is off by more than 1e-2.
 GRAD_TOL = 1e-6
 
-
+_SOURCE = Path(layers.__file__)
+reference_only = pytest.mark.skipif(
+    not find_regions(_SOURCE.read_text(encoding="utf-8"), _SOURCE.name),
+    reason="a property of the kit's reference solution (solution edition only), not of the contract",
+)
 
 
 def _spatial(shape, seed, offset=4.0):
@@ -53,11 +65,39 @@ def test_standardize_over_any_axes(shape, axis):
     assert rel_error(dx, numeric) < GRAD_TOL
 
 
-def test_sum_of_products_keeps_reduced_axes():
-    rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
-    for axis in (0, (0, 2), -1, (1, 2)):
-        assert np.allclose(normalization.sum_of_products(a, b, axis), np.sum(a * b, axis=axis, keepdims=True))
+def test_standardize_variance_is_two_pass():
+    # x = 1e6 + N(0, 1): E[x^2] - E[x]^2 subtracts two numbers of size 1e12 and loses about 1e-4 of the variance.
+    x = 1e6 + np.random.default_rng(26).standard_normal((256, 3))
+    x_hat, _, var, _ = normalization.standardize(x, 0, 1e-5)
+    assert np.allclose(var.ravel(), x.var(axis=0), rtol=1e-9)
+    assert np.allclose(x_hat.std(axis=0), np.sqrt(x.var(axis=0) / (x.var(axis=0) + 1e-5)), rtol=0, atol=1e-9)
+
+
+def test_standardize_keeps_float32_and_leaves_x_alone():
+    x = (5 + np.random.default_rng(2).standard_normal((6, 4))).astype(np.float32)
+    copy = x.copy()
+    x_hat, mean, var, inv_std = normalization.standardize(x, 0, 1e-5)
+    assert np.array_equal(x, copy)
+    assert [a.dtype for a in (x_hat, mean, var, inv_std)] == [np.float32] * 4
+
+
+def test_standardize_bad_input():
+    x = np.ones((3, 4))
+    with pytest.raises(ValueError, match=re.escape("axis (0, 2) must name distinct axes of an array with 2")):
+        normalization.standardize(x, (0, 2), 1e-5)
+    with pytest.raises(ValueError, match=re.escape("axis (0, 0)")):
+        normalization.standardize(x, (0, 0), 1e-5)
+    with pytest.raises(TypeError, match=re.escape("axis must be an int or a non-empty tuple of ints, got [0, 1]")):
+        normalization.standardize(x, [0, 1], 1e-5)
+    with pytest.raises(ValueError, match=re.escape("eps must be a finite number > 0") + ".*got 0"):
+        normalization.standardize(x, 0, 0)
+    with pytest.raises(TypeError, match="int64"):
+        normalization.standardize(np.ones((3, 4), dtype=np.int64), 0, 1e-5)
+    x_hat, _, _, inv_std = normalization.standardize(x + np.arange(3)[:, None], 0, 1e-5)
+    with pytest.raises(ValueError, match=re.escape("dx_hat has shape (1, 4), expected x_hat's shape (3, 4)")):
+        normalization.standardize_backward(np.ones((1, 4)), x_hat, inv_std, 0)
+    with pytest.raises(ValueError, match=re.escape("inv_std has shape (1, 4), expected (3, 1)")):
+        normalization.standardize_backward(np.ones((3, 4)), x_hat, inv_std, 1)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -74,21 +114,26 @@ def test_layernorm_gradients(shape):
 
 
 def test_layernorm_normalizes_each_sample():
+    # Rows with different means and spreads, in a batch of 4 samples and 50 features: normalizing over the batch
+    # axis instead is caught, and so is the unbiased variance (off by 1 %).
     rng = np.random.default_rng(3)
     x = rng.uniform(-5, 5, size=(4, 1)) + rng.uniform(0.5, 4, size=(4, 1)) * rng.standard_normal((4, 50))
-    out, _ = layernorm_forward(x, np.ones(50), np.zeros(50), {"eps": 0.0})
+    out, _ = layernorm_forward(x, np.ones(50), np.zeros(50), {"eps": 1e-3})
+    var = x.var(axis=1)
     assert np.allclose(out.mean(axis=1), 0, atol=1e-12)
-    assert np.allclose(out.std(axis=1), 1, rtol=1e-12)
+    assert np.allclose(out.std(axis=1), np.sqrt(var / (var + 1e-3)), rtol=1e-12)
     gamma, beta = rng.standard_normal(50), rng.standard_normal(50)
-    scaled, _ = layernorm_forward(x, gamma, beta, {"eps": 0.0})
+    scaled, _ = layernorm_forward(x, gamma, beta, {"eps": 1e-3})
     assert np.allclose(scaled, gamma * out + beta, rtol=1e-12)
+    assert np.allclose(layernorm_forward(x, np.ones(50), np.zeros(50), {})[0],
+                       (x - x.mean(axis=1, keepdims=True)) / np.sqrt(var[:, None] + 1e-5), rtol=1e-12)
 
 
 def test_layernorm_is_identical_in_train_and_test_mode():
     rng = np.random.default_rng(4)
     x, gamma, beta = rng.standard_normal((3, 6)), rng.standard_normal(6), rng.standard_normal(6)
     train, _ = layernorm_forward(x, gamma, beta, {"mode": "train"})
-    for ln_param in ({"mode": "test"}, {}, None, {"eps": 1e-5, "running_mean": "ignored"}):
+    for ln_param in ({"mode": "test"}, {}, {"eps": 1e-5, "running_mean": "ignored"}):
         assert np.array_equal(layernorm_forward(x, gamma, beta, ln_param)[0], train)
     other_eps, _ = layernorm_forward(x, gamma, beta, {"eps": 0.5})
     assert not np.allclose(other_eps, train)  # eps is read
@@ -102,9 +147,8 @@ def test_layernorm_float32_and_stability():
     assert np.allclose(out.std(axis=1), np.sqrt(var / (var + 1e-5)), rtol=0, atol=1e-9)
     x32 = rng.standard_normal((3, 5)).astype(np.float32)
     g32, b32 = np.ones(5, np.float32), np.zeros(5, np.float32)
-    out32, cache = layernorm_forward(x32, g32, b32, {})
+    out32, _ = layernorm_forward(x32, g32, b32, {})
     assert out32.dtype == np.float32
-    assert all(g.dtype == np.float32 for g in layernorm_backward(np.ones_like(x32), cache))
 
 
 def test_layernorm_bad_input():
@@ -118,6 +162,37 @@ def test_layernorm_bad_input():
         layernorm_forward(np.ones((2, 5)), np.ones(5), np.zeros(5), {"eps": -1.0})
     with pytest.raises(ValueError, match=re.escape("got shape (2, 5, 1)")):
         layernorm_forward(np.ones((2, 5, 1)), np.ones(5), np.zeros(5), {})
+    with pytest.raises(ValueError, match=re.escape("ln_param['eps'] must be a finite number > 0")):
+        layernorm_forward(np.ones((2, 5)), np.ones(5), np.zeros(5), {"eps": 0.0})
+    with pytest.raises(TypeError, match=re.escape("gamma must hold real floating-point numbers, got dtype complex128")):
+        layernorm_forward(np.ones((2, 5)), np.ones(5, dtype=complex), np.zeros(5), {})
+    with pytest.raises(TypeError, match="float16"):
+        layernorm_forward(np.ones((2, 5), dtype=np.float16), np.ones(5), np.zeros(5), {})
+    with pytest.raises(TypeError, match="ln_param must be a dict, got str"):
+        layernorm_forward(np.ones((2, 5)), np.ones(5), np.zeros(5), "train")
+
+
+def test_layernorm_leaves_its_inputs_alone():
+    rng = np.random.default_rng(19)
+    x, gamma, beta, dout = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4), \
+        rng.standard_normal((3, 4))
+    copies = [a.copy() for a in (x, gamma, beta, dout)]
+    _, cache = layernorm_forward(x, gamma, beta, {})
+    layernorm_backward(dout, cache)
+    assert all(np.array_equal(a, c) for a, c in zip((x, gamma, beta, dout), copies))
+
+
+@reference_only
+def test_layernorm_backward_refuses_a_batchnorm_cache_and_a_wrong_dout():
+    rng = np.random.default_rng(20)
+    x, gamma, beta = rng.standard_normal((4, 3)), rng.standard_normal(3), rng.standard_normal(3)
+    _, bn_cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    with pytest.raises(ValueError, match="layernorm_backward: this cache comes from batchnorm_forward; pass the "
+                                         "cache returned by layernorm_forward"):
+        layernorm_backward(np.ones((4, 3)), bn_cache)
+    _, cache = layernorm_forward(x, gamma, beta, {})
+    with pytest.raises(ValueError, match=re.escape("layernorm_backward: dout has shape (4, 1), expected (4, 3)")):
+        layernorm_backward(np.ones((4, 1)), cache)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -145,9 +220,10 @@ def test_spatial_batchnorm_is_batchnorm_over_all_positions():
         assert spatial_param[key].shape == (4,)
         assert np.allclose(spatial_param[key], flat_param[key], rtol=1e-12)
     dx, dgamma, dbeta = spatial_batchnorm_backward(dout, cache)
-    dx_rows, dgamma_rows, dbeta_rows = batchnorm_backward_alt(as_rows(dout), cache_rows)
-    assert rel_error(dx, from_rows(dx_rows)) < 1e-10
-    assert rel_error(dgamma, dgamma_rows) < 1e-10 and rel_error(dbeta, dbeta_rows) < 1e-10
+    for backward in (batchnorm_backward_alt, batchnorm_backward):
+        dx_rows, dgamma_rows, dbeta_rows = backward(as_rows(dout), cache_rows)
+        assert rel_error(dx, from_rows(dx_rows)) < 1e-9
+        assert rel_error(dgamma, dgamma_rows) < 1e-9 and rel_error(dbeta, dbeta_rows) < 1e-9
 
 
 def test_spatial_batchnorm_statistics_and_test_mode():
@@ -169,14 +245,46 @@ def test_spatial_batchnorm_statistics_and_test_mode():
     expected = gamma.reshape(c) * (x1 - running_mean.reshape(c)) / np.sqrt(running_var.reshape(c) + 1e-5)
     assert np.allclose(out, expected + beta.reshape(c), rtol=1e-13)
     assert np.array_equal(test_param["running_mean"], running_mean)
+    assert np.array_equal(test_param["running_var"], running_var)
+
+
+def test_spatial_batchnorm_running_averages_over_two_steps():
+    x1, gamma, beta, _ = _spatial((2, 3, 2, 2), seed=21)
+    x2 = -2.0 * x1[::-1] + 1.0
+    bn_param = {"mode": "train", "momentum": 0.6}
+    spatial_batchnorm_forward(x1, gamma, beta, bn_param)
+    spatial_batchnorm_forward(x2, gamma, beta, bn_param)
+    for key, statistic in (("running_mean", np.mean), ("running_var", np.var)):
+        want = 0.6 * 0.4 * statistic(x1, axis=(0, 2, 3)) + 0.4 * statistic(x2, axis=(0, 2, 3))
+        assert np.allclose(bn_param[key], want, rtol=1e-12), key
+
+
+def test_spatial_batchnorm_leaves_its_inputs_alone():
+    x, gamma, beta, dout = _spatial((2, 3, 2, 2), seed=22)
+    copies = [a.copy() for a in (x, gamma, beta, dout)]
+    _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    spatial_batchnorm_backward(dout, cache)
+    assert all(np.array_equal(a, c) for a, c in zip((x, gamma, beta, dout), copies))
+
+
+@reference_only
+def test_spatial_batchnorm_backward_refuses_a_test_mode_cache_and_a_wrong_dout():
+    x, gamma, beta, dout = _spatial((2, 3, 4, 5), seed=23)
+    _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "test"})
+    with pytest.raises(ValueError, match="spatial_batchnorm_backward: this cache comes from a test-mode "
+                                         "spatial_batchnorm_forward"):
+        spatial_batchnorm_backward(dout, cache)
+    _, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    # Same size and channels, other spatial shape: a reshape alone would accept it.
+    with pytest.raises(ValueError, match=re.escape("dout has shape (2, 3, 5, 4), expected (2, 3, 4, 5)")):
+        spatial_batchnorm_backward(dout.reshape(2, 3, 5, 4), cache)
 
 
 def test_spatial_batchnorm_float32():
     x, gamma, beta, dout = (a.astype(np.float32) for a in _spatial((2, 3, 2, 2), seed=9))
     bn_param = {"mode": "train"}
-    out, cache = spatial_batchnorm_forward(x, gamma, beta, bn_param)
+    out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
     assert out.dtype == np.float32 and bn_param["running_var"].dtype == np.float32
-    assert all(g.dtype == np.float32 for g in spatial_batchnorm_backward(dout, cache))
 
 
 def test_spatial_batchnorm_bad_input():
@@ -191,7 +299,7 @@ def test_spatial_batchnorm_bad_input():
         spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "eval"})
     with pytest.raises(ValueError, match="'runing_mean'"):
         spatial_batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": "test", "runing_mean": np.zeros(3)})
-    with pytest.raises(TypeError, match="float16/32/64.*int32"):
+    with pytest.raises(TypeError, match="float32/64.*int32"):
         spatial_batchnorm_forward(x.astype(np.int32), np.ones(3), np.zeros(3), {"mode": "train"})
     with pytest.raises(ValueError, match=re.escape("(N, C, H, W), got shape (2, 3)")):
         spatial_batchnorm_forward(np.ones((2, 3)), np.ones(3), np.zeros(3), {"mode": "train"})
@@ -202,10 +310,9 @@ def test_spatial_batchnorm_bad_input():
 
 
 @pytest.mark.parametrize("G", [1, 2, 3, 6])
-@pytest.mark.parametrize("param_shape", [(1, 6, 1, 1), (6,)])
-def test_groupnorm_gradients(G, param_shape):
+def test_groupnorm_gradients(G):
     x, gamma, beta, dout = _spatial((2, 6, 3, 5), seed=G)
-    gamma, beta = gamma.reshape(param_shape), beta.reshape(param_shape)
+    gamma, beta = gamma.reshape(1, 6, 1, 1), beta.reshape(1, 6, 1, 1)
     forward = lambda *a: spatial_groupnorm_forward(*a, G, {})  # noqa: E731
     errors = gradient_errors(forward, spatial_groupnorm_backward, [x, gamma, beta], dout)
     assert max(errors) < GRAD_TOL, errors
@@ -223,10 +330,12 @@ def test_groupnorm_normalizes_contiguous_channel_groups():
     x, _, _, _ = _spatial((2, 6, 4, 3), seed=11, offset=1e6)
     gamma = np.array([1.0, 2.0, -1.0, 0.5, 3.0, 1.5]).reshape(1, 6, 1, 1)
     beta = np.arange(6.0).reshape(1, 6, 1, 1)
-    out, _ = spatial_groupnorm_forward(x, gamma, beta, 3, {"eps": 0.0})
-    z = ((out - beta) / gamma).reshape(2, 3, -1)  # groups: channels {0, 1}, {2, 3}, {4, 5}
+    out, _ = spatial_groupnorm_forward(x, gamma, beta, 3, {"eps": 1e-3})
+    # Groups: channels {0, 1}, {2, 3}, {4, 5}; interleaved groups ({0, 3}, {1, 4}, {2, 5}) are caught.
+    z = ((out - beta) / gamma).reshape(2, 3, -1)
+    var = x.reshape(2, 3, -1).var(axis=2)
     assert np.allclose(z.mean(axis=2), 0, atol=1e-9)
-    assert np.allclose(z.std(axis=2), 1, atol=1e-9)
+    assert np.allclose(z.std(axis=2), np.sqrt(var / (var + 1e-3)), atol=1e-9)
 
 
 def test_groupnorm_limits_are_layer_norm_and_instance_norm():
@@ -242,13 +351,33 @@ def test_groupnorm_limits_are_layer_norm_and_instance_norm():
     assert np.allclose(out, inst, rtol=1e-12)
 
 
-def test_groupnorm_gradients_come_back_in_the_shape_given_and_float32():
+def test_groupnorm_gradients_come_back_in_the_shape_of_gamma_and_float32_out():
     x, gamma, beta, dout = (a.astype(np.float32) for a in _spatial((2, 4, 2, 2), seed=13))
-    for shape in [(1, 4, 1, 1), (4,)]:
-        out, cache = spatial_groupnorm_forward(x, gamma.reshape(shape), beta.reshape(shape), 2, {})
-        dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
-        assert out.dtype == dx.dtype == np.float32
-        assert dgamma.shape == dbeta.shape == shape
+    out, cache = spatial_groupnorm_forward(x, gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1), 2, {})
+    dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
+    assert out.dtype == np.float32
+    assert dx.shape == x.shape and dgamma.shape == dbeta.shape == (1, 4, 1, 1)
+
+
+def test_groupnorm_leaves_its_inputs_alone():
+    x, gamma, beta, dout = _spatial((2, 4, 2, 2), seed=24)
+    gamma, beta = gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1)
+    copies = [a.copy() for a in (x, gamma, beta, dout)]
+    _, cache = spatial_groupnorm_forward(x, gamma, beta, 2, {})
+    spatial_groupnorm_backward(dout, cache)
+    assert all(np.array_equal(a, c) for a, c in zip((x, gamma, beta, dout), copies))
+
+
+@reference_only
+def test_groupnorm_backward_refuses_another_cache_and_a_wrong_dout():
+    x, gamma, beta, dout = _spatial((2, 4, 3, 2), seed=25)
+    gamma, beta = gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1)
+    _, cache = spatial_groupnorm_forward(x, gamma, beta, 2, {})
+    with pytest.raises(ValueError, match=re.escape("dout has shape (2, 4, 2, 3), expected (2, 4, 3, 2)")):
+        spatial_groupnorm_backward(dout.reshape(2, 4, 2, 3), cache)
+    _, bn_cache = spatial_batchnorm_forward(x, gamma.ravel(), beta.ravel(), {"mode": "train"})
+    with pytest.raises(ValueError, match="this cache comes from spatial_batchnorm_forward"):
+        spatial_groupnorm_backward(dout, bn_cache)
 
 
 @pytest.mark.parametrize("G", [4, 5, 7, 0, -2])
@@ -261,13 +390,20 @@ def test_groupnorm_bad_input():
     x, gamma, beta = np.ones((2, 6, 2, 2)), np.ones((1, 6, 1, 1)), np.zeros((1, 6, 1, 1))
     with pytest.raises(TypeError, match=re.escape("2.0")):
         spatial_groupnorm_forward(x, gamma, beta, 2.0, {})
-    with pytest.raises(ValueError, match=re.escape("gamma has shape (1, 5, 1, 1), expected (1, 6, 1, 1) or (6,)")):
+    with pytest.raises(ValueError, match=re.escape("gamma has shape (1, 5, 1, 1), expected (1, 6, 1, 1)")):
         spatial_groupnorm_forward(x, np.ones((1, 5, 1, 1)), beta, 2, {})
-    with pytest.raises(ValueError, match=re.escape("beta has shape (6, 1), expected (1, 6, 1, 1) or (6,)")):
+    with pytest.raises(ValueError, match=re.escape("beta has shape (6, 1), expected (1, 6, 1, 1)")):
         spatial_groupnorm_forward(x, gamma, np.zeros((6, 1)), 2, {})
+    # (C,) would broadcast against the width axis, silently wrong when W == C.
+    with pytest.raises(ValueError, match=re.escape("gamma has shape (6,), expected (1, 6, 1, 1)")):
+        spatial_groupnorm_forward(x, np.ones(6), beta, 2, {})
+    with pytest.raises(TypeError, match="dtype object"):
+        spatial_groupnorm_forward(x, gamma.astype(object), beta, 2, {})
+    with pytest.raises(ValueError, match=re.escape("gn_param['eps'] must be a finite number > 0")):
+        spatial_groupnorm_forward(x, gamma, beta, 2, {"eps": 0})
     with pytest.raises(TypeError, match="uint8"):
         spatial_groupnorm_forward(x.astype(np.uint8), gamma, beta, 2, {})
-    with pytest.raises(ValueError, match=re.escape("inf")):
+    with pytest.raises(ValueError, match=re.escape("got inf")):
         spatial_groupnorm_forward(x, gamma, beta, 2, {"eps": float("inf")})
 
 

@@ -136,3 +136,21 @@ def test_rules_keep_float32(rule):
 def test_config_must_be_a_dict():
     with pytest.raises(TypeError, match="config must be a dict"):
         optim.sgd(np.zeros(2), np.zeros(2), config=[("learning_rate", 1.0)])
+
+
+@pytest.mark.parametrize("rule,key,value,allowed", [
+    ("sgd", "learning_rate", "1e-2", "a finite number >= 0"),
+    ("sgd", "learning_rate", -1.0, "a finite number >= 0"),
+    ("sgd_momentum", "learning_rate", float("nan"), "a finite number >= 0"),
+    ("sgd_momentum", "momentum", 1.0, "a number in \\[0, 1\\)"),
+    ("rmsprop", "decay_rate", -0.1, "a number in \\[0, 1\\)"),
+    ("rmsprop", "epsilon", 0.0, "a finite number > 0"),
+    ("adam", "beta2", float("inf"), "a number in \\[0, 1\\)"),
+    ("adam", "t", -1, "an integer >= 0"),
+    ("adam", "t", 1.5, "an integer >= 0"),
+])
+def test_bad_hyperparameters_are_named(rule, key, value, allowed):
+    w = np.ones(3)
+    with pytest.raises(ValueError, match=f"{rule}: {key} must be {allowed}, got {value!r}"):
+        optim.UPDATE_RULES[rule](w, np.ones(3), {key: value})
+    np.testing.assert_array_equal(w, np.ones(3))  # nothing updated

@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
-from cs231n_bn.classifiers.paper_net import PaperNet
 from cs231n_bn.kit.monitors import AccuracyRecorder, ActivationRecorder, forward_activations
 from cs231n_bn.solver import Solver
 
@@ -16,7 +15,9 @@ def data(N=120, D=20, C=4, seed=0):
 
 
 def paper_net(normalization):
-    return PaperNet(normalization, input_dim=20, hidden_dims=(8, 8, 8), num_classes=4, weight_scale=0.5, seed=0)
+    """The Section 4.1 network (three sigmoid layers), small."""
+    return FullyConnectedNet([8, 8, 8], input_dim=20, num_classes=4, nonlinearity="sigmoid",
+                             normalization=normalization, weight_scale=0.5, seed=0)
 
 
 @pytest.mark.parametrize("normalization", [None, "batchnorm"])
@@ -24,15 +25,19 @@ def test_forward_activations_exposes_named_intermediates(normalization):
     model = paper_net(normalization)
     X = data()["X_val"]
     acts = forward_activations(model, X)
-    assert tuple(acts) == model.activation_names
-    assert model.activations is None  # switched off again
+    expected = []
+    for i in (1, 2, 3):
+        expected += [f"affine{i}"] + ([f"norm{i}"] if normalization else []) + [f"preact{i}", f"sigmoid{i}"]
+    assert list(acts) == expected + ["scores"]
     for i in (1, 2, 3):
         # preact is the input of the sigmoid; the sigmoid's output follows from it.
         with np.errstate(over="ignore"):
             expected = 1 / (1 + np.exp(-acts[f"preact{i}"].astype(np.float64)))
         np.testing.assert_allclose(acts[f"sigmoid{i}"], expected, rtol=1e-5, atol=1e-7)
         source = f"norm{i}" if normalization else f"affine{i}"
-        assert acts[f"preact{i}"] is acts[source]
+        np.testing.assert_array_equal(acts[f"preact{i}"], acts[source])
+        np.testing.assert_allclose(acts[f"affine{i}"], (acts[f"sigmoid{i - 1}"] if i > 1 else X) @ model.params[f"W{i}"]
+                                   + model.params[f"b{i}"], rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(acts["scores"], model.loss(X))
 
 
@@ -43,7 +48,7 @@ def test_forward_activations_of_fc_net_and_unknown_name():
     assert np.all(acts["relu2"] >= 0)
     with pytest.raises(ValueError, match="'sigmoid1'.*available: affine1"):
         forward_activations(model, data()["X_val"], ["sigmoid1"])
-    with pytest.raises(TypeError, match="does not expose activations"):
+    with pytest.raises(TypeError, match="has no loss"):
         forward_activations(object(), data()["X_val"])
 
 
@@ -123,3 +128,43 @@ def test_train_mode_probe_uses_batch_statistics_and_restores_state():
     np.testing.assert_array_equal(np.random.get_state()[1], global_before)
     with pytest.raises(ValueError, match="'eval'.*'test', 'train'"):
         forward_activations(model, d["X_val"], mode="eval")
+
+
+class SandwichNet:
+    """A two-layer net written with a sandwich layer: the sandwich's parts are named like the layers'."""
+
+    def __init__(self):
+        rng = np.random.default_rng(0)
+        self.params = {"W1": rng.standard_normal((20, 6)), "b1": np.zeros(6),
+                       "W2": rng.standard_normal((6, 4)), "b2": np.zeros(4)}
+
+    def loss(self, X, y=None):
+        from cs231n_bn.layer_utils import affine_relu_forward
+        from cs231n_bn.layers import affine_forward
+
+        h, _ = affine_relu_forward(X, self.params["W1"], self.params["b1"])
+        scores, _ = affine_forward(h, self.params["W2"], self.params["b2"])
+        return scores
+
+
+def test_forward_activations_names_the_layers_inside_sandwiches():
+    X = data()["X_val"]
+    model = SandwichNet()
+    acts = forward_activations(model, X)
+    assert list(acts) == ["affine1", "preact1", "relu1", "scores"]
+    np.testing.assert_allclose(acts["affine1"], X @ model.params["W1"])
+    np.testing.assert_array_equal(acts["preact1"], acts["affine1"])
+    np.testing.assert_array_equal(acts["relu1"], np.maximum(acts["affine1"], 0))
+    np.testing.assert_array_equal(acts["scores"], model.loss(X))
+    from cs231n_bn import layer_utils, layers
+
+    assert layers.affine_forward.__module__ == layer_utils.affine_forward.__module__ == "cs231n_bn.layers"
+
+
+def test_forward_activations_of_a_model_without_layer_calls():
+    class Linear:
+        def loss(self, X, y=None):
+            return X @ np.ones((X.shape[1], 2))
+
+    with pytest.raises(ValueError, match="called none of the layer functions"):
+        forward_activations(Linear(), data()["X_val"])

@@ -2,59 +2,46 @@
 
 import numpy as np
 
-from cs231n_bn.layers import (
-    affine_backward,
-    affine_forward,
-    batchnorm_backward_alt,
-    batchnorm_forward,
-    dropout_backward,
-    dropout_forward,
-    layernorm_backward,
-    layernorm_forward,
-    relu_backward,
-    relu_forward,
-    sigmoid_backward,
-    sigmoid_forward,
-    softmax_loss,
-)
-
-from ._params import activation_names, add_l2_penalty, check_architecture, first_layer_grads, init_params
-
-NORMALIZATIONS = (None, "batchnorm", "layernorm")
-NONLINEARITIES = ("relu", "sigmoid")
+from ..layers import *
+from ..layer_utils import *
+from ._validation import check_fc_net_arguments
 
 
-class FullyConnectedNet:
+class FullyConnectedNet(object):
     """
     Class for a multi-layer fully connected neural network.
 
-    Network contains an arbitrary number of hidden layers, ReLU (or sigmoid) nonlinearities, and a softmax loss
-    function.
-    This will also implement dropout and batch/layer normalization as options. For a network with L layers,
-    the architecture will be
+    Network contains an arbitrary number of hidden layers, ReLU nonlinearities (or sigmoids), and a softmax loss
+    function. This will also implement dropout and batch/layer normalization as options. For a network with L
+    layers, the architecture will be
 
         {affine - [batch/layer norm] - relu - [dropout]} x (L - 1) - affine - softmax
 
     where batch/layer normalization and dropout are optional and the {...} block is repeated L - 1 times.
-    With nonlinearity='sigmoid', sigmoid units replace the ReLUs: Ioffe & Szegedy's (2015) Section 4.1 network
-    is FullyConnectedNet([100, 100, 100], input_dim=784, nonlinearity='sigmoid', normalization='batchnorm' or
-    None), batch norm before each nonlinearity.
+    With nonlinearity='sigmoid' the hidden units are logistic sigmoids instead of ReLUs: Ioffe & Szegedy's
+    (2015) Section 4.1 network is
+
+        FullyConnectedNet([100, 100, 100], input_dim=784, num_classes=10, nonlinearity='sigmoid',
+                          normalization='batchnorm' (or None), weight_scale=..., seed=...)
+
+    with batch norm before each nonlinearity.
 
     Learnable parameters are stored in the self.params dictionary and will be learned using the Solver class:
-    W1, b1, ..., WL, bL, and with normalization gamma1, beta1, ..., gamma{L-1}, beta{L-1}.
+    W{i} of shape (H_{i-1}, H_i) and b{i} of shape (H_i,) for i = 1..L (H_0 = input_dim, H_L = num_classes),
+    and with normalization gamma{i}, beta{i} of shape (H_i,) for the hidden layers i = 1..L-1.
 
-    State (not learned): self.bn_params, a list of L - 1 dicts, one per normalization layer ({'mode': 'train'}
-    at first; batch norm adds running_mean and running_var to them), empty without normalization; and
-    self.dropout_param ({'mode', 'p'} and 'seed' if a seed was given) when dropout is used.
+    State that is not learned: self.bn_params, a list of L - 1 dicts, one per normalization layer ({'mode':
+    'train'} for batch norm, which adds running_mean and running_var to it; {} for layer norm), empty without
+    normalization; self.dropout_param ({'mode', 'p'}, and 'seed' if a seed was given) when dropout is used.
 
-    Named activations (see cs231n_bn.kit.monitors): set self.activations to a dict and the next forward pass stores
-    'affine{i}', 'norm{i}' (normalized nets), 'preact{i}' (the nonlinearity's input), '{nonlinearity}{i}' ('relu{i}' or 'sigmoid{i}') for
-    i = 1..L-1, and
-    'scores' in it; self.activation_names lists them.
+    cs231n_bn.kit.monitors.forward_activations(model, X) returns the intermediate arrays of a forward pass by
+    name ('affine{i}', 'norm{i}', 'preact{i}' (the nonlinearity's input), 'relu{i}' or 'sigmoid{i}', 'scores'),
+    recorded from the layer functions the net calls.
     """
 
     def __init__(self, hidden_dims, input_dim=3 * 32 * 32, num_classes=10, dropout_keep_ratio=1,
-                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None, nonlinearity="relu"):
+                 normalization=None, reg=0.0, weight_scale=1e-2, dtype=np.float32, seed=None,
+                 nonlinearity="relu", dropout=None):
         """
         Initialize a new FullyConnectedNet.
 
@@ -66,31 +53,53 @@ class FullyConnectedNet:
           If dropout_keep_ratio=1 then the network does not use dropout at all.
         - normalization: What type of normalization the network should use: 'batchnorm', 'layernorm', or
           None for no normalization (the default).
-        - nonlinearity: 'relu' (the default) or 'sigmoid', the hidden units.
-        - reg: Scalar giving L2 regularization strength (weights only: 0.5 * reg * sum(W**2) per layer).
+        - reg: Scalar giving L2 regularization strength: the loss gains 0.5 * reg * sum(W**2) for every
+          weight matrix W (not the biases, gammas or betas).
         - weight_scale: Scalar giving the standard deviation for random initialization of the weights.
-        - dtype: A numpy datatype object; all computations will be performed using this datatype. float32 is
-          faster but less accurate, so you should use float64 for numeric gradient checking.
-        - seed: If not None, pass this random seed to the dropout layers (a fixed mask, for gradient checks)
-          and draw the weights from np.random.default_rng(seed): W1, then W2, ..., then WL, each a
-          standard_normal((fan_in, fan_out)) draw in float64, times weight_scale, then cast to dtype.
-          If None, the weights come from np.random.randn (NumPy's global generator, as in cs231n).
+        - dtype: A numpy datatype object (float32 or float64); all computations will be performed using this
+          datatype. float32 is faster but less accurate, so you should use float64 for numeric gradient
+          checking.
+        - seed: If not None, NumPy's global generator is seeded with it (np.random.seed(seed), as the cs231n
+          notebooks do) right before the parameters are drawn, and the dropout layers get it as their seed.
+          Two nets built with the same seed and arguments then start from the same weights, whether they are
+          drawn with weight_scale * np.random.randn(fan_in, fan_out) or np.random.normal(0, weight_scale,
+          (fan_in, fan_out)) (one stream), as long as they are drawn in the order W1, W2, ..., WL. Weights drawn
+          from another generator are still correct, but not reproducible by seed. With seed None the global
+          generator is left as it is.
+        - nonlinearity: 'relu' (the default) or 'sigmoid', the units of the hidden layers.
+        - dropout: cs231n 2020's name for dropout_keep_ratio (give one of them).
         """
-        if normalization not in NORMALIZATIONS:
-            raise ValueError(f"Unknown normalization {normalization!r}; allowed: None, 'batchnorm', 'layernorm'")
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"Unknown nonlinearity {nonlinearity!r}; allowed: 'relu', 'sigmoid'")
-        if not 0 < dropout_keep_ratio <= 1:
-            raise ValueError(f"dropout_keep_ratio must be in (0, 1], got {dropout_keep_ratio!r}")
-        dims, self.dtype = check_architecture(input_dim, hidden_dims, num_classes, dtype, reg)
-
+        check_fc_net_arguments(hidden_dims, input_dim, num_classes, dropout_keep_ratio, dropout, normalization,
+                               reg, weight_scale, dtype, seed, nonlinearity)
+        if dropout is not None:
+            dropout_keep_ratio = dropout
         self.normalization = normalization
         self.nonlinearity = nonlinearity
         self.use_dropout = dropout_keep_ratio != 1
         self.reg = reg
-        self.num_layers = len(dims) - 1
-        # Initialization: W ~ N(0, weight_scale^2), b = 0; gamma = 1, beta = 0 (see _params.init_params).
-        self.params = init_params(dims, weight_scale, self.dtype, seed, normalized=normalization is not None)
+        self.num_layers = 1 + len(hidden_dims)
+        self.dtype = dtype
+        self.params = {}
+
+        if seed is not None:
+            np.random.seed(seed)  # the same seed gives the same initial weights (see the docstring)
+
+        # Initialize the parameters of the network, storing all values in the self.params dictionary. Store
+        # weights and biases for the first layer in W1 and b1; for the second layer use W2 and b2, etc. Weights
+        # are drawn from a normal distribution centred at 0 with standard deviation weight_scale, and biases
+        # are initialized to zero. With batch or layer normalization, store the scale and shift parameters of
+        # the first layer in gamma1 and beta1, of the second layer in gamma2 and beta2, etc.; scale parameters
+        # start at one and shift parameters at zero (the BatchNormalization notebook asks for them).
+        # TODO: initialize the parameters of the network in the order W1, b1, (gamma1, beta1), W2, ... (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        ### BEGIN SOLUTION
+        dims = [input_dim] + list(hidden_dims) + [num_classes]
+        for i in range(1, self.num_layers + 1):
+            self.params[f"W{i}"] = weight_scale * np.random.randn(dims[i - 1], dims[i])
+            self.params[f"b{i}"] = np.zeros(dims[i])
+            if self.normalization is not None and i < self.num_layers:
+                self.params[f"gamma{i}"] = np.ones(dims[i])
+                self.params[f"beta{i}"] = np.zeros(dims[i])
+        ### END SOLUTION
 
         # When using dropout we need to pass a dropout_param dictionary to each dropout layer so that the layer
         # knows the dropout probability and the mode (train / test). You can pass the same dropout_param to
@@ -104,20 +113,23 @@ class FullyConnectedNet:
         # With batch normalization we need to keep track of running means and variances, so we need to pass a
         # special bn_param object to each batch normalization layer. You should pass self.bn_params[0] to the
         # forward pass of the first batch normalization layer, self.bn_params[1] to the forward pass of the
-        # second batch normalization layer, etc. Layer norm reads only 'eps' from its dict.
+        # second batch normalization layer, etc. (layer normalization gets them too, as its ln_param).
         self.bn_params = []
-        if normalization is not None:
-            self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
+        if self.normalization == "batchnorm":
+            self.bn_params = [{"mode": "train"} for i in range(self.num_layers - 1)]
+        if self.normalization == "layernorm":
+            self.bn_params = [{} for i in range(self.num_layers - 1)]
 
-        self.activations = None
-        self.activation_names = activation_names(self.num_layers - 1, normalization is not None, nonlinearity)
+        # Cast all parameters to the correct datatype.
+        for k, v in self.params.items():
+            self.params[k] = v.astype(dtype)
 
     def loss(self, X, y=None):
         """
         Compute loss and gradient for the fully connected net.
 
         Inputs:
-        - X: Array of input data of shape (N, d_1, ..., d_k), with d_1 * ... * d_k = input_dim; cast to dtype.
+        - X: Array of input data of shape (N, d_1, ..., d_k), with d_1 * ... * d_k = input_dim.
         - y: Array of labels, of shape (N,). y[i] gives the label for X[i].
 
         Returns:
@@ -126,7 +138,7 @@ class FullyConnectedNet:
           classification score for X[i] and class c.
 
         If y is not None, then run a training-time forward and backward pass and return a tuple of:
-        - loss: Scalar value giving the loss
+        - loss: Scalar value giving the loss: the softmax loss plus 0.5 * reg * sum(W**2) over the weights.
         - grads: Dictionary with the same keys as self.params, mapping parameter names to gradients of the
           loss with respect to those parameters (same shapes and dtype).
         """
@@ -137,71 +149,69 @@ class FullyConnectedNet:
         # training and testing.
         if self.use_dropout:
             self.dropout_param["mode"] = mode
-        for bn_param in self.bn_params:
-            bn_param["mode"] = mode
+        if self.normalization == "batchnorm":
+            for bn_param in self.bn_params:
+                bn_param["mode"] = mode
+        scores = None
 
-        acts = self.activations  # None unless someone asked for the named activations
-        params = self.params
+        # Implement the forward pass for the fully connected net, computing the class scores for X and storing
+        # them in the scores variable. The layers and the sandwich layers (cs231n_bn/layers.py,
+        # cs231n_bn/layer_utils.py) are all imported here. With batch normalization, pass self.bn_params[0] to
+        # the forward pass of the first batch normalization layer, etc.; with dropout, pass self.dropout_param
+        # to every dropout layer; with nonlinearity='sigmoid', use sigmoid units instead of ReLUs.
+        # TODO: implement the forward pass of the fully connected net, keeping what the backward pass needs (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        ### BEGIN SOLUTION
+        nonlinearity_forward = relu_forward if self.nonlinearity == "relu" else sigmoid_forward
+        L = self.num_layers
         caches = []
         h = X
-        # Forward pass: {affine - [norm] - relu - [dropout]} x (L - 1), then the last affine.
-        for i in range(1, self.num_layers):
-            cache = {}
-            a, cache["affine"] = affine_forward(h, params[f"W{i}"], params[f"b{i}"])
-            if acts is not None:
-                acts[f"affine{i}"] = a
-            if self.normalization is not None:
-                # TODO: normalize a with batchnorm_forward or layernorm_forward (gamma{i}, beta{i}, self.bn_params[i - 1]); keep the cache in cache["norm"] (BatchNormalization.ipynb, section 6 "Fully connected nets with batch normalization").
-                ### BEGIN SOLUTION
-                norm_forward = batchnorm_forward if self.normalization == "batchnorm" else layernorm_forward
-                a, cache["norm"] = norm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], self.bn_params[i - 1])
-                ### END SOLUTION
-                if acts is not None:
-                    acts[f"norm{i}"] = a
-            nonlinearity_forward = relu_forward if self.nonlinearity == "relu" else sigmoid_forward
-            h, cache["nonlinearity"] = nonlinearity_forward(a)
-            if acts is not None:
-                acts[f"preact{i}"], acts[f"{self.nonlinearity}{i}"] = a, h
+        for i in range(1, L):
+            a, fc_cache = affine_forward(h, self.params[f"W{i}"], self.params[f"b{i}"])
+            norm_cache = dropout_cache = None
+            if self.normalization == "batchnorm":
+                a, norm_cache = batchnorm_forward(a, self.params[f"gamma{i}"], self.params[f"beta{i}"],
+                                                  self.bn_params[i - 1])
+            elif self.normalization == "layernorm":
+                a, norm_cache = layernorm_forward(a, self.params[f"gamma{i}"], self.params[f"beta{i}"],
+                                                  self.bn_params[i - 1])
+            h, nonlinearity_cache = nonlinearity_forward(a)
             if self.use_dropout:
-                # TODO: apply dropout_forward to h with self.dropout_param; keep the cache in cache["dropout"] (Dropout.ipynb, section 3 "Fully connected nets with dropout").
-                ### BEGIN SOLUTION
-                h, cache["dropout"] = dropout_forward(h, self.dropout_param)
-                ### END SOLUTION
-            caches.append(cache)
-        L = self.num_layers
-        scores, last_cache = affine_forward(h, params[f"W{L}"], params[f"b{L}"])
-        if acts is not None:
-            acts["scores"] = scores
+                h, dropout_cache = dropout_forward(h, self.dropout_param)
+            caches.append((fc_cache, norm_cache, nonlinearity_cache, dropout_cache))
+        scores, scores_cache = affine_forward(h, self.params[f"W{L}"], self.params[f"b{L}"])
+        ### END SOLUTION
 
         # If test mode return early.
         if mode == "test":
             return scores
 
-        grads = {}
+        loss, grads = 0.0, {}
+        # Implement the backward pass for the fully connected net. Store the loss in the loss variable and
+        # gradients in the grads dictionary. Compute data loss using softmax, and make sure that grads[k] holds
+        # the gradients for self.params[k]. Don't forget to add L2 regularization on the weights:
+        # 0.5 * reg * sum(W**2) for every weight matrix W (not on the biases, gammas or betas).
+        # TODO: implement the backward pass of the fully connected net (FullyConnectedNets.ipynb, section 8 "A fully connected network").
+        ### BEGIN SOLUTION
+        nonlinearity_backward = relu_backward if self.nonlinearity == "relu" else sigmoid_backward
         loss, dscores = softmax_loss(scores, y)
-        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, last_cache)
-        # Backward pass through the hidden layers, last to first; each step undoes one forward line above.
+        dh, grads[f"W{L}"], grads[f"b{L}"] = affine_backward(dscores, scores_cache)
         for i in range(L - 1, 0, -1):
-            cache = caches[i - 1]
+            fc_cache, norm_cache, nonlinearity_cache, dropout_cache = caches[i - 1]
             if self.use_dropout:
-                # TODO: backpropagate dh through the dropout layer (Dropout.ipynb, section 3 "Fully connected nets with dropout").
-                ### BEGIN SOLUTION
-                dh = dropout_backward(dh, cache["dropout"])
-                ### END SOLUTION
-            nonlinearity_backward = relu_backward if self.nonlinearity == "relu" else sigmoid_backward
-            da = nonlinearity_backward(dh, cache["nonlinearity"])
-            if self.normalization is not None:
-                # TODO: backpropagate da through the normalization layer into da, grads[f"gamma{i}"] and grads[f"beta{i}"] (BatchNormalization.ipynb, section 6 "Fully connected nets with batch normalization").
-                ### BEGIN SOLUTION
-                norm_backward = batchnorm_backward_alt if self.normalization == "batchnorm" else layernorm_backward
-                da, grads[f"gamma{i}"], grads[f"beta{i}"] = norm_backward(da, cache["norm"])
-                ### END SOLUTION
-            if i > 1:
-                dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, cache["affine"])
-            else:
-                first_layer_grads(X, da, grads)
+                dh = dropout_backward(dh, dropout_cache)
+            da = nonlinearity_backward(dh, nonlinearity_cache)
+            if self.normalization == "batchnorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = batchnorm_backward_alt(da, norm_cache)
+            elif self.normalization == "layernorm":
+                da, grads[f"gamma{i}"], grads[f"beta{i}"] = layernorm_backward(da, norm_cache)
+            dh, grads[f"W{i}"], grads[f"b{i}"] = affine_backward(da, fc_cache)
+        if self.reg > 0:  # L2 regularization on the weights: 0.5 * reg * sum(W**2), gradient reg * W
+            for i in range(1, L + 1):
+                W = self.params[f"W{i}"]
+                loss += 0.5 * self.reg * np.sum(W * W)
+                grads[f"W{i}"] += self.reg * W
+        ### END SOLUTION
 
-        # L2 regularization on the weights only: loss += 0.5 * reg * sum(W**2), dW += reg * W.
-        loss = add_l2_penalty(loss, grads, params, self.reg, L)
-
+        # Every gradient in the parameters' dtype (a layer may return float64 for a float32 net).
+        grads = {name: np.asarray(grad, dtype=self.dtype) for name, grad in grads.items()}
         return loss, grads

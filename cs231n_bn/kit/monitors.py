@@ -1,23 +1,27 @@
 """Watching a network while it trains: named activations and Solver callbacks that record them.
 
-How a model exposes its activations. A model that supports this has an attribute `activations`, None
-normally. When it is a dict, the next forward pass stores its named intermediate arrays in it (references,
-no copies), e.g. for FullyConnectedNet and PaperNet, for hidden layer i = 1, 2, ...:
+Named activations. forward_activations(model, X) runs one forward pass of the model and returns the arrays that
+its layer functions (those of cs231n_bn.layers) produced, by name. For FullyConnectedNet, for hidden layer
+i = 1, 2, ...:
 
     'affine{i}'   output of the affine layer                                  (N, H_i)
     'norm{i}'     output of the batch/layer norm layer (only when normalized)  (N, H_i)
     'preact{i}'   input of the nonlinearity: norm{i} if normalized, else affine{i}
     'relu{i}' or 'sigmoid{i}'   output of the nonlinearity                   (N, H_i)
-    'scores'      class scores                                                 (N, C)
+    'scores'      class scores, the output of the last affine layer            (N, C)
 
-A model's `activation_names` lists the names it provides. The check `if self.activations is not None` is all
-a normal training step pays.
+The names count the calls of each kind of layer in the order the forward pass makes them: the i-th call of
+affine_forward gives 'affine{i}' (the last one 'scores'), the i-th call of batchnorm_forward or
+layernorm_forward 'norm{i}', the i-th call of relu_forward or sigmoid_forward 'preact{i}' (its input) and
+'relu{i}' / 'sigmoid{i}' (its output). They are recorded while the pass runs, by standing in for those
+functions in the model's module, cs231n_bn.layers and cs231n_bn.layer_utils (so the sandwich layers count
+too); a layer called from inside another layer is not counted. The model's code needs nothing for it, and a
+normal training step pays nothing.
 
-How it is used. forward_activations(model, X) runs one forward pass, in test mode by default (running
-statistics for batch norm, no dropout) or in train mode (the probe batch's own statistics), and returns the
-arrays; either way the model's state does not change. The recorders below are Solver callbacks: the Solver
-calls cb(solver) once when train() starts and after every iteration, and a recorder acts every `every`
-iterations on a fixed probe batch:
+How it is used. forward_activations runs the pass in test mode by default (running statistics for batch norm,
+no dropout) or in train mode (the probe batch's own statistics); either way the model's state does not change.
+The recorders below are Solver callbacks: the Solver calls cb(solver) once when train() starts and after every
+iteration, and a recorder acts every `every` iterations on a fixed probe batch:
 
     probe = ActivationRecorder('preact3', data['X_val'][:1000], every=100, unit=0)
     solver = Solver(model, data, callbacks=[probe], ...)
@@ -28,16 +32,23 @@ The recorders' histories are not part of Solver checkpoints; after a resumed run
 since the resume.
 """
 
+import sys
+
 import numpy as np
+
+# Layer functions whose outputs are named, and the name of their n-th call (n = 1, 2, ...).
+_RECORDED = ("affine_forward", "batchnorm_forward", "layernorm_forward", "relu_forward", "sigmoid_forward")
 
 
 def forward_activations(model, X, names=None, mode="test"):
     """
-    Run the model forward on X and return its named intermediate activations. The model's state is left as it
-    was: in either mode the running statistics and NumPy's global random state are the same afterwards.
+    Run the model forward on X and return its named intermediate activations (see the module docstring). The
+    model's state is left as it was: in either mode the running statistics and NumPy's global random state are
+    the same afterwards.
 
     Inputs:
-    - model: A model with an `activations` attribute (see the module docstring) and loss(X, y=None).
+    - model: A model with loss(X, y=None) whose forward pass calls the layer functions of cs231n_bn.layers
+      (directly or through cs231n_bn.layer_utils), e.g. a FullyConnectedNet.
     - X: Array of inputs, of shape (N, d_1, ..., d_k).
     - names: Iterable of activation names, or None for all of them.
     - mode: 'test' (default): model.loss(X), i.e. batch norm with its running statistics, no dropout.
@@ -48,21 +59,20 @@ def forward_activations(model, X, names=None, mode="test"):
       meaningless until some training steps have run; train mode has no such gap.
 
     Returns:
-    - acts: Dict mapping each requested name to its array of shape (N, ...).
+    - acts: Dict mapping each requested name to its array of shape (N, ...), in the order of the forward pass.
     """
-    if not hasattr(model, "activations"):
-        raise TypeError(f"{type(model).__name__} does not expose activations (it has no `activations` attribute)")
+    if not callable(getattr(model, "loss", None)):
+        raise TypeError(f"{type(model).__name__} has no loss(X, y=None) method to run forward")
     if mode not in ("test", "train"):
         raise ValueError(f"Unknown mode {mode!r}; allowed: 'test', 'train'")
-    model.activations = {}
-    try:
+    with _Recording(model) as acts:
         if mode == "test":
             model.loss(X)
         else:
             _train_mode_forward(model, X)
-        acts = model.activations
-    finally:
-        model.activations = None
+    if not acts:
+        raise ValueError(f"{type(model).__name__}.loss called none of the layer functions "
+                         f"{', '.join(_RECORDED)} of cs231n_bn.layers: no activations to name")
     if names is None:
         return acts
     if isinstance(names, str):
@@ -72,6 +82,68 @@ def forward_activations(model, X, names=None, mode="test"):
         raise ValueError(f"Unknown activation name(s) {', '.join(map(repr, unknown))} for "
                          f"{type(model).__name__}; available: {', '.join(acts)}")
     return {n: acts[n] for n in names}
+
+
+class _Recording:
+    """
+    Context manager: while active, the layer functions named in _RECORDED are replaced, in the model's module,
+    cs231n_bn.layers and cs231n_bn.layer_utils, by wrappers that store their outputs in a dict (the value of the
+    with statement); on exit the originals are put back and the last affine output is renamed 'scores'.
+    """
+
+    def __init__(self, model):
+        from cs231n_bn import layer_utils, layers
+
+        self.acts = {}
+        self.counts = {"affine": 0, "norm": 0, "nonlinearity": 0}
+        self.depth = 0  # > 0 inside a recorded call: layers called by layers are not counted
+        modules = {id(m): m for m in (layers, layer_utils, sys.modules.get(type(model).__module__)) if m}
+        self.patches = []  # (module, name, original)
+        for module in modules.values():
+            for name in _RECORDED:
+                original = getattr(layers, name, None)
+                if original is not None and getattr(module, name, None) is original:
+                    self.patches.append((module, name, original))
+
+    def __enter__(self):
+        for module, name, original in self.patches:
+            setattr(module, name, self._wrap(name, original))
+        return self.acts
+
+    def __exit__(self, *exc):
+        for module, name, original in self.patches:
+            setattr(module, name, original)
+        last = f"affine{self.counts['affine']}"
+        if last in self.acts:
+            self.acts["scores"] = self.acts.pop(last)
+        return False
+
+    def _wrap(self, name, original):
+        def recorded(x, *args, **kwargs):
+            self.depth += 1
+            try:
+                out = original(x, *args, **kwargs)
+            finally:
+                self.depth -= 1
+            if self.depth == 0:
+                self._record(name, x, out[0])
+            return out
+
+        return recorded
+
+    def _record(self, name, x, out):
+        kind = name[: -len("_forward")]
+        if kind == "affine":
+            self.counts["affine"] += 1
+            self.acts[f"affine{self.counts['affine']}"] = out
+        elif kind in ("batchnorm", "layernorm"):
+            self.counts["norm"] += 1
+            self.acts[f"norm{self.counts['norm']}"] = out
+        else:
+            self.counts["nonlinearity"] += 1
+            i = self.counts["nonlinearity"]
+            self.acts[f"preact{i}"] = x
+            self.acts[f"{kind}{i}"] = out
 
 
 def _train_mode_forward(model, X):
@@ -88,7 +160,7 @@ def _train_mode_forward(model, X):
             for k in set(p) - before:  # e.g. running_mean created by this very call
                 del p[k]
             for k, v in arrays.items():
-                p[k][...] = v  # in place: the layers update these arrays in place, others may hold them
+                p[k] = v  # the saved copy; the layers may have rebound or updated the arrays
 
 
 class _Every:

@@ -146,28 +146,30 @@ def reestimate_bn_statistics(model, X, batch_size=100):
 
     During training, a batch norm layer that follows dropout accumulates running_mean / running_var of inputs
     that were computed with dropout ON; at test time dropout is off and the inputs' variance is smaller
-    ("variance shift", Li et al. 2019). This pass runs the network's forward pass on X as at training time,
-    except that dropout is the identity (its test-time behaviour), and replaces every layer's running
-    statistics by the average of its mini-batch statistics:
+    ("variance shift", Li et al. 2019). This runs the network's own training-mode forward pass, model.loss,
+    on the N // batch_size full batches of X in order, with the weights left as they are (the gradients are
+    discarded) and dropout keeping every unit (p = 1, its test-time behaviour), and replaces every layer's
+    running statistics by the average of its mini-batch statistics:
 
         running_mean[l] = mean over batches of mean_n(a_l),  running_var[l] = mean over batches of var_n(a_l)
 
     where a_l (batch_size, H_l) is the input of batch norm layer l and var_n is the biased (divide by N)
-    variance, as batch norm uses it. Each layer normalizes with its batch statistics (train mode), exactly as
-    during training, so later layers see the same distribution as in training minus the dropout noise.
+    variance that batch norm's running_var averages. The average comes from batch norm's own update
+    running = momentum * running + (1 - momentum) * batch_statistic with momentum = (k - 1) / k at the k-th
+    batch (k = 1, 2, ...), a cumulative average. Each layer normalizes with its batch statistics (train
+    mode), exactly as during training, so later layers see the same distribution as in training minus the
+    dropout noise.
 
     Inputs:
-    - model: a FullyConnectedNet with normalization='batchnorm'. Reads model.params (W{i}, b{i}, gamma{i},
-      beta{i}), model.num_layers, model.dtype and each model.bn_params[i]['eps'] (default 1e-5); writes
-      model.bn_params[i]['running_mean'] and ['running_var'] (shape (H_i,), model.dtype). Nothing else changes.
+    - model: a FullyConnectedNet with normalization='batchnorm'. model.loss is run; model.bn_params[i]
+      ['running_mean'] and ['running_var'] (shape (H_i,)) are replaced. model.params, the bn_params' other
+      keys, model.dropout_param and NumPy's global random state are as before afterwards.
     - X: inputs of shape (N, d_1, ..., d_k) with d_1 * ... * d_k = the model's input_dim; N >= batch_size.
-    - batch_size: int >= 2; the statistics are averaged over the N // batch_size full batches of X (in order).
+    - batch_size: int >= 2.
 
     Returns:
     - None.
     """
-    from cs231n_bn.layers import affine_forward, batchnorm_forward, relu_forward
-
     if getattr(model, "normalization", None) != "batchnorm":
         raise ValueError(f"model must be a FullyConnectedNet with normalization='batchnorm'; got normalization="
                          f"{getattr(model, 'normalization', None)!r}")
@@ -176,22 +178,28 @@ def reestimate_bn_statistics(model, X, batch_size=100):
     num_batches = X.shape[0] // batch_size
     if num_batches < 1:
         raise ValueError(f"X has {X.shape[0]} examples, fewer than one batch of batch_size={batch_size}")
-    num_hidden = model.num_layers - 1
-    mean_sum = [0.0] * num_hidden
-    var_sum = [0.0] * num_hidden
-    for k in range(num_batches):
-        h = X[k * batch_size:(k + 1) * batch_size].astype(model.dtype, copy=False)
-        for i in range(1, num_hidden + 1):
-            a, _ = affine_forward(h, model.params[f"W{i}"], model.params[f"b{i}"])
-            a64 = a.astype(np.float64)
-            mean = a64.mean(axis=0)
-            mean_sum[i - 1] = mean_sum[i - 1] + mean
-            var_sum[i - 1] = var_sum[i - 1] + ((a64 - mean) ** 2).mean(axis=0)  # two-pass variance
-            eps = model.bn_params[i - 1].get("eps", 1e-5)
-            a, _ = batchnorm_forward(a, model.params[f"gamma{i}"], model.params[f"beta{i}"],
-                                     {"mode": "train", "eps": eps})  # a scratch dict: the model's stays as is
-            h, _ = relu_forward(a)
-            # Dropout would come here; switched off, it is the identity.
-    for i in range(num_hidden):
-        model.bn_params[i]["running_mean"] = (mean_sum[i] / num_batches).astype(model.dtype)
-        model.bn_params[i]["running_var"] = (var_sum[i] / num_batches).astype(model.dtype)
+    bn_params, dropout_param = model.bn_params, model.dropout_param
+    saved_bn = [dict(p) for p in bn_params]
+    saved_dropout = dict(dropout_param)
+    rng_state = np.random.get_state()
+    labels = np.zeros(batch_size, dtype=np.int64)  # the loss is discarded: any labels do
+    try:
+        if "p" in dropout_param:
+            dropout_param["p"] = 1.0  # keep every unit: dropout as at test time
+        for p in bn_params:
+            p.pop("running_mean", None)
+            p.pop("running_var", None)
+        for k in range(1, num_batches + 1):
+            for p in bn_params:
+                p["momentum"] = (k - 1) / k
+            model.loss(X[(k - 1) * batch_size:k * batch_size], labels)
+        estimates = [(p["running_mean"], p["running_var"]) for p in bn_params]
+    finally:
+        np.random.set_state(rng_state)
+        dropout_param.clear()
+        dropout_param.update(saved_dropout)
+        for p, saved in zip(bn_params, saved_bn):
+            p.clear()
+            p.update(saved)
+    for p, (running_mean, running_var) in zip(bn_params, estimates):
+        p["running_mean"], p["running_var"] = running_mean, running_var
