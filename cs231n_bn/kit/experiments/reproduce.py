@@ -291,9 +291,34 @@ def _run(args):
     return 0
 
 
+def _import_modules():
+    """
+    Import every module the command uses, with Ctrl-C held off: an interrupt inside an extension module's import
+    (NumPy's, matplotlib's) surfaces as an ImportError with a traceback, not as a KeyboardInterrupt. A Ctrl-C
+    pressed meanwhile is delivered when this returns.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT}) if hasattr(signal, "pthread_sigmask") \
+        else None
+    try:
+        import matplotlib.figure  # noqa: F401
+        import tqdm  # noqa: F401
+
+        import cs231n_bn.kit.data.formats  # noqa: F401
+        import cs231n_bn.kit.data.store  # noqa: F401
+        import cs231n_bn.solver  # noqa: F401
+        from cs231n_bn.classifiers import fc_net  # noqa: F401
+        from cs231n_bn.kit.experiments import figure1, runs, sweep  # noqa: F401
+        from cs231n_bn.kit import monitors  # noqa: F401
+        import cs231n_bn.data_utils  # noqa: F401
+    finally:
+        if blocked is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
 def main(argv=None):
     """Run the command with the arguments `argv` (default: sys.argv[1:]). Returns the exit status."""
     try:
+        _import_modules()
         args = build_parser().parse_args(sys.argv[1:] if argv is None else list(argv))
         return _run(args)
     except KeyboardInterrupt:
