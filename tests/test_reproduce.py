@@ -1,25 +1,37 @@
-"""`python -m cs231n_bn reproduce` and the Figure 1 experiment behind it (cs231n_bn/kit/experiments/figure1.py).
+"""`python -m cs231n_bn reproduce` (cs231n_bn/kit/experiments/reproduce.py): its options, its files, and what it
+does on bad arguments, a bad output folder and Ctrl-C.
 
-The command's tests train for a few hundred steps on Fashion-MNIST (fetched by setup.sh); the experiment's
-unit tests use small synthetic data.
+The command's tests train for a few hundred steps on Fashion-MNIST (fetched by setup.sh); the experiment's own
+tests (tests/test_figure1.py) use small synthetic data.
 """
 
 import contextlib
 import csv
 import io
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
 
-from cs231n_bn.classifiers.paper_net import PaperNet
 from cs231n_bn.kit.experiments import figure1, reproduce
-from cs231n_bn.kit.monitors import forward_activations
 
 STEPS = 200
 EVAL_EVERY = 100
+SEEDS = "0,1"
+# A tiny but complete run: the learning-rate search (2 candidates, 50 steps), Figure 1 over two seeds.
+TINY = ["--steps", str(STEPS), "--eval-every", str(EVAL_EVERY), "--seeds", SEEDS, "--search-candidates", "0.1,1",
+        "--search-steps", "50", "--no-progress"]
+# The cheapest complete run, for the tests of the files and of Ctrl-C: given learning rates (no search), one seed.
+FAST = ["--steps", "20", "--eval-every", "10", "--seeds", "0", "--learning-rates", "0.1", "--no-progress",
+        "--workers", "1"]
+SWEEP = ["--sweep", "--sweep-steps", "40", "--sweep-learning-rates", "0.1,1", "--sweep-weight-scales", "0.01,0.1"]
+NEW_SET = {"figure1.png", "figure1a.png", "figure1b.png", "figure1c.png", "figure1.csv", "learning_rates.png",
+           "learning_rates.csv", "summary.txt"}
+FAST_SET = NEW_SET - {"learning_rates.png", "learning_rates.csv"}
 
 
 def run_main(argv):
@@ -36,86 +48,166 @@ def run_main(argv):
 @pytest.fixture(scope="module")
 def command_run(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("reproduce") / "results"
-    status, stdout, stderr = run_main(["--steps", str(STEPS), "--eval-every", str(EVAL_EVERY), "--out", str(out_dir)])
+    argv = [a for a in TINY if a != "--no-progress"] + SWEEP + ["--out", str(out_dir)]
+    status, stdout, stderr = run_main(argv)
     return status, stdout, stderr, out_dir
 
 
-def synthetic_data(num_train=600, num_test=300, seed=0):
-    """Ten Gaussian blobs in 784 dimensions: learnable in a few hundred steps."""
-    rng = np.random.default_rng(seed)
+def old_set(out_dir):
+    """An earlier run's files (recognizable contents); returns {name: bytes}."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {name: f"old {name}".encode() for name in NEW_SET}
+    for name, content in files.items():
+        (out_dir / name).write_bytes(content)
+    return files
+
+
+def contents(out_dir):
+    return {p.name: p.read_bytes() for p in out_dir.iterdir() if not p.is_dir()}
+
+
+@pytest.fixture
+def small_data(monkeypatch):
+    """The command on small synthetic data (tests of its files and of Ctrl-C, not of the experiment)."""
+    rng = np.random.default_rng(0)
     centres = rng.standard_normal((10, 784)).astype(np.float32)
-    y_train, y_test = rng.integers(10, size=num_train), rng.integers(10, size=num_test)
-    X_train = centres[y_train] + 0.5 * rng.standard_normal((num_train, 784)).astype(np.float32)
-    X_test = centres[y_test] + 0.5 * rng.standard_normal((num_test, 784)).astype(np.float32)
-    return {"X_train": X_train, "y_train": y_train, "X_test": X_test, "y_test": y_test, "dataset": "synthetic"}
+    data = {}
+    for split, n in (("train", 600), ("val", 200), ("test", 300)):
+        y = rng.integers(10, size=n)
+        data["X_" + split] = centres[y] + 0.5 * rng.standard_normal((n, 784)).astype(np.float32)
+        data["y_" + split] = y
+    monkeypatch.setattr(figure1, "load_data", lambda dataset, root=None: dict(data, dataset=dataset))
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The command
+# What it writes
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_command_writes_figures_csv_and_summary(command_run):
+def test_command_writes_figures_csv_files_and_summary(command_run):
     status, stdout, _, out_dir = command_run
     assert status == 0
-    for name in ("figure1.png", "figure1a.png", "figure1b.png", "figure1c.png", "figure1.csv", "summary.txt"):
-        path = out_dir / name
-        assert path.is_file() and path.stat().st_size > 0, name
-    for name in ("figure1.png", "figure1a.png"):
-        assert (out_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert not [p.name for p in out_dir.iterdir() if p.name.endswith(".tmp")]  # atomic writes leave no temp files
+    names = {p.name for p in out_dir.iterdir()}
+    assert names == NEW_SET | {"sensitivity.png", "sensitivity.csv"}  # no temporary files or folders left
+    for name in names:
+        assert (out_dir / name).stat().st_size > 0, name
+        if name.endswith(".png"):
+            assert (out_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_command_csv_has_one_row_per_evaluation(command_run):
+def test_command_csv_has_one_row_per_seed_and_evaluation(command_run):
     _, _, _, out_dir = command_run
     with open(out_dir / "figure1.csv", newline="") as f:
         rows = list(csv.reader(f))
     assert tuple(rows[0]) == figure1.CSV_COLUMNS
-    assert [int(r[0]) for r in rows[1:]] == list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
-    values = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    steps = list(range(EVAL_EVERY, STEPS + 1, EVAL_EVERY))
+    assert [(int(r[0]), int(r[1])) for r in rows[1:]] == [(s, seed) for seed in (0, 1) for s in steps]
+    values = np.array([[float(v) for v in r[2:]] for r in rows[1:]])
     assert np.all(np.isfinite(values))
     accuracies = values[:, :2]
     assert np.all((accuracies >= 0) & (accuracies <= 1))
-    assert accuracies[-1, 1] > 0.5  # with batch norm, 200 steps already beat chance (0.1) by far
+    assert np.all(accuracies[len(steps) - 1::len(steps), 1] > 0.5)  # with BN, 200 steps beat chance (0.1) by far
     p = values[:, 2:].reshape(len(values), 2, 3)
     assert np.all(np.diff(p, axis=2) >= 0)  # 15th <= 50th <= 85th percentile
 
 
-def test_command_prints_the_summary_table(command_run):
+def test_command_search_and_sweep_csv_files(command_run):
+    _, stdout, _, out_dir = command_run
+    with open(out_dir / "learning_rates.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r["network"], float(r["learning_rate"])) for r in rows] == [
+        ("baseline", 0.1), ("baseline", 1.0), ("batchnorm", 0.1), ("batchnorm", 1.0)]
+    chosen = {}
+    for name in figure1.NETWORKS:  # one chosen rate per network, the one with the best final validation accuracy
+        mine = [r for r in rows if r["network"] == name]
+        assert [r["chosen"] for r in mine].count("yes") == 1
+        best = max(mine, key=lambda r: float(r["val_acc_final"]))
+        assert best["chosen"] == "yes"
+        chosen[name] = float(best["learning_rate"])
+    assert f"learning rate {chosen['baseline']:g} without BN, {chosen['batchnorm']:g} with BN" in stdout
+    with open(out_dir / "sensitivity.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * 2 * 2  # weight scales x learning rates x checkpoints
+    assert {int(r["checkpoint_step"]) for r in rows} == {4, 40}
+    assert {r["verdict"] for r in rows} <= {"helps", "hurts", "no difference"}
+
+
+def test_command_prints_the_summary(command_run):
     _, stdout, _, out_dir = command_run
     assert "Figure 1 on Fashion-MNIST" in stdout
     assert f"{STEPS:,} steps of 60 examples" in stdout
-    assert "without BN" in stdout and "with BN" in stdout
-    assert f"test accuracy at step {STEPS:,}" in stdout
-    assert stdout.count("held") >= 4  # one line per claim of the paper
+    assert "seeds 0, 1" in stdout and "mean +- sd over 2 seeds" in stdout
+    assert f"test accuracy, step {STEPS:,}" in stdout
+    assert stdout.count(" of 2 seeds]") == 4  # one line per claim of the paper
+    assert "learning-rate search (the rule)" in stdout and "chosen (*)" in stdout
+    assert "Sensitivity sweep" in stdout and "old setting (weight scale 0.01, learning rate 0.1)" in stdout
     assert (out_dir / "summary.txt").read_text() in stdout
-    assert len(stdout.splitlines()) <= 25  # one screen
 
 
 def test_command_shows_a_progress_bar(command_run):
     _, _, stderr, _ = command_run
-    assert f"{STEPS}/{STEPS}" in stderr
+    assert "Figure 1" in stderr and "800/800" in stderr  # 2 seeds x 2 networks x 200 steps
+
+
+def test_learning_rates_given_skip_the_search_and_its_files(tmp_path, small_data):
+    out_dir = tmp_path / "out"
+    status, stdout, _ = run_main(FAST + ["--learning-rates", "0.5,0.2", "--seeds", "3", "--out", str(out_dir)])
+    assert status == 0
+    assert {p.name for p in out_dir.iterdir()} == FAST_SET
+    assert "learning rate 0.5 without BN, 0.2 with BN" in stdout and "seeds 3" in stdout
+    assert "learning-rate search" not in stdout
+
+
+def test_a_new_run_replaces_the_whole_earlier_set(tmp_path, small_data):
+    out_dir = tmp_path / "out"
+    old = old_set(out_dir)
+    (out_dir / "sensitivity.png").write_bytes(b"old")  # from an earlier --sweep run: not part of the new set
+    (out_dir / "notes.txt").write_text("mine")  # not the command's: kept
+    status, _, _ = run_main(FAST + ["--out", str(out_dir)])
+    assert status == 0
+    now = contents(out_dir)
+    assert set(now) == FAST_SET | {"notes.txt"}  # the earlier search and sweep files went with their summary
+    assert all(now[name] != old[name] for name in FAST_SET)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Bad arguments and a bad output folder
+# ----------------------------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("argv, expected", [
-    (["--steps", "0"], "--steps: expected a positive integer, got '0'"),
-    (["--steps", "-5"], "--steps: expected a positive integer, got '-5'"),
-    (["--steps", "many"], "--steps: expected a positive integer, got 'many'"),
+    (["--steps", "0"], "--steps: expected a number of steps in 1..1,000,000"),
+    (["--steps", "-5"], "--steps: expected a number of steps in 1..1,000,000"),
+    (["--steps", "many"], "--steps: expected a number of steps in 1..1,000,000"),
+    # 10**17: refused at once, no list of evaluation steps is built (it used to end in a MemoryError)
+    (["--steps", str(10**17)], f"--steps: expected a number of steps in 1..1,000,000 (the paper trains 50,000), "
+                               f"got '{10**17}'"),
+    (["--search-steps", str(10**17)], "--search-steps: expected a number of steps in 1..1,000,000"),
+    (["--sweep-steps", "0"], "--sweep-steps: expected a number of steps"),
     (["--eval-every", "0"], "--eval-every: expected a positive integer"),
-    (["--seed", "-1"], "--seed: expected an integer >= 0"),
-    (["--learning-rate", "nan"], "--learning-rate: expected a positive number"),
+    (["--seeds", "-1"], "--seeds: expected distinct integers >= 0 separated by commas"),
+    (["--seeds", "1,1"], "--seeds: expected distinct integers >= 0"),
+    (["--seeds", "a,b"], "--seeds: expected distinct integers >= 0"),
+    (["--learning-rates", "nan"], "--learning-rates: expected 'search', one positive number"),
+    (["--learning-rates", "0.1,0.2,0.3"], "--learning-rates: expected 'search', one positive number"),
+    (["--search-candidates", "0.1,-1"], "--search-candidates: expected positive numbers separated by commas"),
+    (["--sweep-weight-scales", "inf"], "--sweep-weight-scales: expected positive numbers"),
+    (["--weight-scale", "0"], "--weight-scale: expected a positive number"),
     (["--unit", "100"], "--unit: expected a unit index in 0..99"),
+    (["--workers", "0"], "--workers: expected a positive integer"),
     (["--dataset", "cifar10"], "--dataset: invalid choice: 'cifar10'"),
     (["--bogus"], "unrecognized arguments: --bogus"),
     (["--step", "10"], "unrecognized arguments: --step"),  # no abbreviations
     (["extra"], "unrecognized arguments: extra"),
 ])
 def test_command_rejects_bad_arguments(argv, expected, tmp_path):
+    start = time.perf_counter()
     status, stdout, stderr = run_main(argv + ["--out", str(tmp_path / "out")])
     assert status == 2
     assert expected in stderr
     assert stderr.startswith("usage: python -m cs231n_bn reproduce")
     assert not (tmp_path / "out").exists()
+    assert time.perf_counter() - start < 10
 
 
 def test_command_rejects_an_output_path_that_is_a_file(tmp_path):
@@ -124,6 +216,22 @@ def test_command_rejects_an_output_path_that_is_a_file(tmp_path):
     status, _, stderr = run_main(["--steps", "1", "--out", str(target)])
     assert status == 1
     assert "is not a directory" in stderr
+
+
+def test_a_folder_in_the_place_of_a_result_fails_before_anything_is_overwritten(tmp_path, small_data):
+    out_dir = tmp_path / "out"
+    old = old_set(out_dir)
+    (out_dir / "summary.txt").unlink()
+    (out_dir / "summary.txt").mkdir()
+    del old["summary.txt"]
+    start = time.perf_counter()
+    status, _, stderr = run_main(FAST + ["--out", str(out_dir)])
+    assert status == 1
+    assert "summary.txt' exists and is not a regular file" in stderr and "nothing was written" in stderr
+    assert time.perf_counter() - start < 10  # refused before training
+    now = contents(out_dir)
+    assert now.pop("summary.txt", None) is None and (out_dir / "summary.txt").is_dir()
+    assert now == old
 
 
 def test_missing_dataset_names_the_fetch_command(tmp_path, monkeypatch):
@@ -147,125 +255,124 @@ def test_missing_dataset_from_the_shell_exits_without_traceback(tmp_path):
 def test_help_describes_the_command():
     status, stdout, _ = run_main(["--help"])
     assert status == 0
-    for option in ("--dataset", "--steps", "--out", "--seed", "--eval-every"):
+    for option in ("--dataset", "--steps", "--out", "--seeds", "--eval-every", "--learning-rates",
+                   "--search-candidates", "--sweep", "--sweep-learning-rates", "--sweep-weight-scales", "--workers"):
         assert option in stdout
     assert "python -m cs231n_bn fetch mnist" in stdout
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The experiment
+# Ctrl-C
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def test_eval_steps_end_with_the_last_step():
-    assert figure1.eval_steps(1000, 500).tolist() == [500, 1000]
-    assert figure1.eval_steps(1200, 500).tolist() == [500, 1000, 1200]
-    assert figure1.eval_steps(30, 500).tolist() == [30]
+def test_ctrl_c_while_writing_leaves_the_earlier_set_intact(tmp_path, monkeypatch, small_data):
+    out_dir = tmp_path / "out"
+    old = old_set(out_dir)
+    real = figure1.save_csv
+
+    def interrupted(result, path):
+        real(result, path)  # the figures and this CSV are written by now
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figure1, "save_csv", interrupted)
+    status, _, stderr = run_main(FAST + ["--out", str(out_dir)])
+    assert status == 130
+    assert stderr.strip().splitlines() == [
+        "python -m cs231n_bn reproduce: interrupted; nothing written (the files in --out are unchanged)"]
+    assert contents(out_dir) == old  # nor any temporary file or folder
 
 
-def test_run_records_curves_of_the_right_shapes_and_learns():
-    data = synthetic_data()
-    result = figure1.run(data, steps=250, eval_every=100, seed=3, weight_scale=0.1)
-    assert result.steps.tolist() == [100, 200, 250]
-    for name in figure1.NETWORKS:
-        assert result.accuracy[name].shape == (3,)
-        assert result.percentiles[name].shape == (3, 3)
-        assert np.all(np.diff(result.percentiles[name], axis=1) >= 0)
-    assert result.accuracy["batchnorm"][-1] > 0.9  # the blobs are easy: chance is 0.1
-    assert result.config == dict(dataset="synthetic", steps=250, batch_size=60,
-                                 learning_rate=figure1.LEARNING_RATE, weight_scale=0.1, eval_every=100, seed=3,
-                                 unit=0, num_test=300)
-    assert result.seconds > 0
+def test_ctrl_c_while_writing_into_a_new_folder_leaves_no_folder(tmp_path, monkeypatch, small_data):
+    def interrupted(result, out_dir):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figure1, "save_figures", interrupted)
+    status, _, _ = run_main(FAST + ["--out", str(tmp_path / "new")])
+    assert status == 130
+    assert not (tmp_path / "new").exists()
 
 
-def test_run_is_deterministic_given_the_seed():
-    data = synthetic_data()
-    a = figure1.run(data, steps=60, eval_every=30, seed=1)
-    b = figure1.run(data, steps=60, eval_every=30, seed=1)
-    c = figure1.run(data, steps=60, eval_every=30, seed=2)
-    for name in figure1.NETWORKS:
-        np.testing.assert_array_equal(a.percentiles[name], b.percentiles[name])
-        np.testing.assert_array_equal(a.accuracy[name], b.accuracy[name])
-    assert not np.array_equal(a.percentiles["baseline"], c.percentiles["baseline"])
+def test_ctrl_c_while_the_files_are_moved_into_place_completes_the_new_set(tmp_path, monkeypatch, small_data):
+    out_dir = tmp_path / "out"
+    old = old_set(out_dir)
+    real_replace = os.replace
+    sent = []
+
+    def replace(src, dst):
+        if os.path.dirname(os.fspath(dst)) == str(out_dir) and not sent:
+            sent.append(dst)
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the first and the second rename
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    status, stdout, stderr = run_main(FAST + ["--out", str(out_dir)])
+    assert sent and status == 130
+    assert "interrupted while moving the results into place; the new set is complete" in stderr
+    now = contents(out_dir)
+    assert set(now) == FAST_SET and all(now[name] != old[name] for name in FAST_SET)
+    assert now["summary.txt"].decode() in stdout
 
 
-def test_evaluate_reports_accuracy_and_percentiles_of_one_sigmoid_input():
-    data = synthetic_data(num_test=200)
-    model = PaperNet(normalization="batchnorm", weight_scale=0.1, seed=0)
-    model.loss(data["X_train"][:60], data["y_train"][:60])  # one train-mode pass: running statistics exist
-    acc, pct = figure1.evaluate(model, data["X_test"], data["y_test"], unit=7)
-    acts = forward_activations(model, data["X_test"])
-    # With batch norm the sigmoid's input is the batch norm output, gamma * x_hat + beta, at test time.
-    np.testing.assert_array_equal(acts["preact3"], acts["norm3"])
-    np.testing.assert_allclose(pct, np.percentile(acts["preact3"][:, 7], [15, 50, 85]), rtol=1e-6)
-    assert acc == np.mean(acts["scores"].argmax(axis=1) == data["y_test"])
+def test_ctrl_c_while_loading_the_data_exits_130_with_one_line(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(figure1, "load_data", interrupted)
+    status, stdout, stderr = run_main(FAST + ["--out", str(tmp_path / "out")])
+    assert status == 130
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("kwargs, error, text", [
-    (dict(steps=0), ValueError, "steps must be an integer >= 1, got 0"),
-    (dict(steps=2.5), ValueError, "steps must be an integer >= 1, got 2.5"),
-    (dict(batch_size=1), ValueError, "batch_size must be an integer >= 2, got 1"),
-    (dict(eval_every=-1), ValueError, "eval_every must be an integer >= 1"),
-    (dict(learning_rate=0.0), ValueError, "learning_rate must be a finite number > 0, got 0.0"),
-    (dict(unit=100), ValueError, "unit must be an integer in [0, 100), got 100"),
-    (dict(seed=-1), ValueError, "seed must be an integer >= 0, got -1"),
-    (dict(lr=0.1), TypeError, "unexpected keyword argument(s) 'lr'"),
-])
-def test_run_rejects_bad_arguments(kwargs, error, text):
-    with pytest.raises(error) as info:
-        figure1.run(synthetic_data(num_train=100, num_test=10), **kwargs)
-    assert text in str(info.value)
+def _wait_for(proc, ready, timeout=60):
+    """Poll until ready() or the process ends; True if ready."""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ready():
+            return True
+        time.sleep(0.02)
+    return False
 
 
-def test_run_stops_on_a_non_finite_loss():
-    data = synthetic_data(num_train=100, num_test=10)
-    data["X_train"][:] = np.nan
-    with pytest.raises(FloatingPointError, match="loss of the without BN network is nan at step 1"):
-        figure1.run(data, steps=50)
+def _maps(pid):
+    try:
+        with open(f"/proc/{pid}/maps") as f:
+            return f.read()
+    except OSError:
+        return ""
 
 
-def make_result(acc_baseline, acc_batchnorm, median_baseline, median_batchnorm, spread_baseline, spread_batchnorm):
-    steps = np.arange(1, len(acc_baseline) + 1) * 2500
-
-    def pct(median, spread):
-        median, spread = np.asarray(median, float), np.asarray(spread, float)
-        return np.stack([median - spread / 2, median, median + spread / 2], axis=1)
-
-    return figure1.Figure1Result(
-        steps=steps, accuracy={"baseline": np.array(acc_baseline), "batchnorm": np.array(acc_batchnorm)},
-        percentiles={"baseline": pct(median_baseline, spread_baseline),
-                     "batchnorm": pct(median_batchnorm, spread_batchnorm)},
-        config=dict(dataset="fashion-mnist", steps=int(steps[-1]), batch_size=60, learning_rate=0.1,
-                    weight_scale=0.01, eval_every=2500, seed=0, unit=0, num_test=10000))
+def _children(pid):
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().split()
+    except OSError:
+        return []
 
 
-def test_claims_hold_when_the_paper_is_right_and_fail_when_not():
-    good = make_result([0.5, 0.6, 0.7], [0.8, 0.85, 0.86], [0, 1, 3], [0, 0.1, 0.2], [1, 2, 4], [2, 2.1, 2.2])
-    assert [holds for _, holds in figure1.claims(good)] == [True, True, True, True]
-    # Early is step 5000 (the second evaluation): BN behind there; ahead at the end; no drift difference.
-    bad = make_result([0.5, 0.9, 0.7], [0.8, 0.85, 0.86], [0, 0.1, 0.2], [0, 1, 3], [2, 2.1, 2.2], [1, 2, 4])
-    assert [holds for _, holds in figure1.claims(bad)] == [False, True, False, False]
-    d = figure1.drift(good, "baseline")
-    assert d == {"median_range": 3.0, "spread_range": 3.0, "final_median": 3.0, "final_spread": 4.0}
-    table = figure1.summary_table(bad)
-    assert "[NOT held] BN trains faster (higher test accuracy at step 5,000)" in table
-    assert "[held] BN reaches higher test accuracy (step 7,500)" in table
-    assert "0.9000" in table and "0.8500" in table
-
-
-def test_csv_and_figures_round_trip(tmp_path):
-    result = make_result([0.5, 0.6, 0.7], [0.8, 0.85, 0.86], [0, 1, 3], [0, 0.1, 0.2], [1, 2, 4], [2, 2.1, 2.2])
-    path = figure1.save_csv(result, tmp_path / "sub" / "curves.csv")
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    assert [int(r["step"]) for r in rows] == [2500, 5000, 7500]
-    assert float(rows[2]["test_acc_batchnorm"]) == 0.86
-    assert float(rows[2]["p85_baseline"]) == 5.0 and float(rows[2]["p15_baseline"]) == 1.0
-    umask = os.umask(0)
-    os.umask(umask)
-    assert os.stat(path).st_mode & 0o777 == 0o666 & ~umask  # not the private mode of a temp file
-    paths = figure1.save_figures(result, tmp_path / "figs")
-    assert [os.path.basename(p) for p in paths] == ["figure1.png", "figure1a.png", "figure1b.png", "figure1c.png"]
-    fig = figure1.plot(result)
-    assert len(fig.axes) == 3
-    assert fig.axes[1].get_ylim() == fig.axes[2].get_ylim()  # (b) and (c) share their scale
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="needs Linux /proc to see the start-up's stages")
+@pytest.mark.parametrize("stage", ["imports", "training"])
+def test_sigint_during_start_up_from_the_shell(tmp_path, stage):
+    """A real SIGINT once NumPy is being loaded (imports, then the data set), or once the workers have started."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    proc = subprocess.Popen([sys.executable, "-m", "cs231n_bn", "reproduce", "--no-progress",
+                             "--out", str(tmp_path / "out")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    try:
+        if stage == "imports":
+            ready = _wait_for(proc, lambda: "numpy" in _maps(proc.pid))
+        else:
+            ready = _wait_for(proc, lambda: len(_children(proc.pid)) >= 1)
+        assert ready, "the command ended before the stage was reached"
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert stderr.strip().splitlines() == [
+        "python -m cs231n_bn reproduce: interrupted; nothing written (the files in --out are unchanged)"]
+    assert not (tmp_path / "out").exists()
