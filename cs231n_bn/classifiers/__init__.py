@@ -1,7 +1,6 @@
 """Models trained by the Solver: FullyConnectedNet (cs231n; with sigmoid units, Ioffe & Szegedy 2015, Section 4.1)."""
 
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
-from cs231n_bn.classifiers.paper_net import PaperNet
 from cs231n_bn.classifiers.cnn import ThreeLayerConvNet
 
-__all__ = ["FullyConnectedNet", "PaperNet"]
+__all__ = ["FullyConnectedNet", "ThreeLayerConvNet"]
