@@ -74,7 +74,7 @@ def test_results_do_not_depend_on_the_number_of_workers():
 
 
 def test_a_diverging_run_stops_and_says_where():
-    data = dict(DATA, X_train=np.full_like(DATA["X_train"], np.nan))
+    data = dict(DATA, X_train=np.full(DATA["X_train"].shape, 1e300))  # finite, but not in the float32 net: a non-finite loss
     r = runs.train(data, runs.RunSpec(None, 0.1, 0.1, seed=0, steps=50, eval_every=10))
     assert r["diverged_at"] == 1 and r["steps"].size == 0
 
@@ -122,7 +122,7 @@ def test_the_search_picks_each_networks_best_validation_accuracy():
 
 
 def test_the_search_breaks_ties_towards_the_smaller_rate_and_counts_divergence_as_zero():
-    data = dict(DATA, X_train=np.full_like(DATA["X_train"], np.nan))  # every run diverges at step 1
+    data = dict(DATA, X_train=np.full(DATA["X_train"].shape, 1e300))  # finite, but not in the float32 net: every run diverges at step 1
     search = figure1.search_learning_rates(data, candidates=(0.1, 1.0), steps=20, early_step=10, workers=1)
     assert search.chosen == {"baseline": 0.1, "batchnorm": 0.1}
     assert search.diverged_at["baseline"] == [1, 1] and np.all(np.isnan(search.accuracy["baseline"]))
@@ -173,7 +173,7 @@ def test_run_rejects_bad_arguments(kwargs, error, text):
 
 
 def test_run_stops_on_a_non_finite_loss():
-    data = dict(DATA, X_train=np.full_like(DATA["X_train"], np.nan))
+    data = dict(DATA, X_train=np.full(DATA["X_train"].shape, 1e300))  # finite, but not in the float32 net: a non-finite loss
     with pytest.raises(FloatingPointError, match=r"without BN network \(seed 0\) became non-finite at step 1"):
         figure1.run(data, 0.1, seeds=(0,), steps=50, workers=1)
 
@@ -284,7 +284,7 @@ def test_sweep_on_a_tiny_grid(tmp_path):
 
 
 def test_sweep_counts_a_diverged_run_as_chance():
-    data = dict(DATA, X_train=np.full_like(DATA["X_train"], np.nan))
+    data = dict(DATA, X_train=np.full(DATA["X_train"].shape, 1e300))  # finite, but not in the float32 net: a non-finite loss
     result = sweep.sweep(data, learning_rates=(0.1,), weight_scales=(0.1,), steps=20, early_step=10, workers=1)
     chance = np.bincount(DATA["y_test"]).max() / len(DATA["y_test"])
     for name in figure1.NETWORKS:
