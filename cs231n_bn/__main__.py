@@ -33,7 +33,11 @@ def main(argv=None):
         print(f"error: unknown command {name!r}; expected one of {', '.join(COMMANDS)}.\n", file=sys.stderr)
         print(usage(), file=sys.stderr)
         return 2
-    module = importlib.import_module(COMMANDS[name][0])
+    try:
+        module = importlib.import_module(COMMANDS[name][0])
+    except KeyboardInterrupt:  # Ctrl-C before the command could start: each command handles it from then on
+        print(f"{name}: interrupted while starting; nothing was done", file=sys.stderr)
+        return 130
     return module.main(rest)
 
 
