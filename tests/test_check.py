@@ -19,7 +19,8 @@ import pytest
 from cs231n_bn.kit.edition import check as check_cli
 from cs231n_bn.kit.edition import markers
 from cs231n_bn.kit.edition.checks import CHECKS, NOTEBOOK_ORDER
-from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
+from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition
+from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "cs231n_bn"
@@ -235,17 +236,10 @@ def test_the_time_limit_must_be_a_positive_number(capsys):
 def student_tree(tmp_path_factory):
     if STUDENT_EDITION:
         pytest.skip("this is the student edition already")
-    base = tmp_path_factory.mktemp("check-student")
-    snapshot = base / "solution"
-    for path in edition_files(REPO):
-        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, snapshot / path, follow_symlinks=False)
     try:
-        edition = build_student_edition(snapshot)
+        return release_repository(REPO, tmp_path_factory.mktemp("check-student"))[2]
     except ReleaseError as error:
         pytest.fail(f"the release of this repository failed:\n{error}")
-    write_tree(edition, base / "student")
-    return base / "student"
 
 
 def run_check(tree, *args, timeout=120):

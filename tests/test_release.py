@@ -22,8 +22,9 @@ from cs231n_bn.kit.edition import markers, student_ci
 from cs231n_bn.kit.edition.markers import MarkerError, find_regions, restore, stub_text
 from cs231n_bn.kit.edition.notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
 from cs231n_bn.kit.edition.release import main as release_main
-from cs231n_bn.kit.edition.tree import (build_student_edition, compare_editions, edition_files, find_leaks, never_released,
-                                    restore_tree, scan_tree, secret_lines, write_tree)
+from cs231n_bn.kit.edition.tree import (build_student_edition, compare_editions, edition_files, never_released,
+                                    restore_tree, scan_tree, secret_lines)
+from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_GIT = shutil.which("git") is not None
@@ -675,16 +676,9 @@ def repo_release(tmp_path_factory):
         pytest.skip("this repository's release needs its git checkout")
     if _is_student_edition():
         pytest.skip("this is the student edition: there is nothing to release")
-    base = tmp_path_factory.mktemp("repo-release")
-    snapshot = base / "solution"
-    tracked = edition_files(REPO)
-    for path in tracked:
-        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, snapshot / path)
-    assert edition_files(snapshot) == tracked
-    edition = build_student_edition(snapshot)
-    write_tree(edition, base / "student")
-    return snapshot, edition, base / "student"
+    snapshot, edition, student = release_repository(REPO, tmp_path_factory.mktemp("repo-release"))
+    assert edition_files(snapshot) == edition_files(REPO)
+    return snapshot, edition, student
 
 
 def test_release_of_this_repository_has_no_leaks(repo_release):

@@ -28,7 +28,8 @@ import yaml
 from cs231n_bn.kit.edition import markers, report, student_ci
 from cs231n_bn.kit.edition.checks import CHECKS
 from cs231n_bn.kit.edition.nbgrader import grading_plan
-from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
+from cs231n_bn.kit.edition.tree import ReleaseError
+from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
@@ -69,17 +70,11 @@ def released(tmp_path_factory):
     """(solution snapshot, student edition) of this repository."""
     if not FIXTURES.is_dir() or not _has_regions():
         pytest.skip("needs the solution edition and tests/fixtures/solutions (never released)")
-    base = tmp_path_factory.mktemp("student-ci")
-    snapshot = base / "solution"
-    for path in edition_files(REPO):
-        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, snapshot / path, follow_symlinks=False)
     try:
-        edition = build_student_edition(snapshot)
+        snapshot, _, student = release_repository(REPO, tmp_path_factory.mktemp("student-ci"))
     except ReleaseError as error:
         pytest.fail(f"the release of this repository failed:\n{error}")
-    write_tree(edition, base / "student")
-    return snapshot, base / "student"
+    return snapshot, student
 
 
 def test_the_release_writes_the_student_ci_instead_of_the_solution_editions(released):

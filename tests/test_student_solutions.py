@@ -32,7 +32,8 @@ import pytest
 
 from cs231n_bn.kit.edition import markers
 from cs231n_bn.kit.edition.checks import CHECKS
-from cs231n_bn.kit.edition.tree import ReleaseError, build_student_edition, edition_files, write_tree
+from cs231n_bn.kit.edition.tree import ReleaseError
+from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
@@ -58,17 +59,11 @@ def _fixture(name):
 @pytest.fixture(scope="module")
 def released(tmp_path_factory):
     """(solution snapshot, student edition): this repository's files, and their release."""
-    base = tmp_path_factory.mktemp("student-solutions")
-    snapshot = base / "solution"
-    for path in edition_files(REPO):
-        (snapshot / path).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / path, snapshot / path, follow_symlinks=False)
     try:
-        edition = build_student_edition(snapshot)
+        snapshot, _, student = release_repository(REPO, tmp_path_factory.mktemp("student-solutions"))
     except ReleaseError as error:
         pytest.fail(f"the release of this repository failed:\n{error}")
-    write_tree(edition, base / "student")
-    return snapshot, base / "student"
+    return snapshot, student
 
 
 def fill(released, target, solutions):
