@@ -22,6 +22,19 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("CS231N_BN_DATA") or REPO / "datasets")
 
 
+def _can_build_wheels_offline():
+    """True when the environment's setuptools can build a wheel by itself: setuptools 70.1 or newer (which has
+    bdist_wheel), or an older one beside the wheel package. Else pip fetches the build backend pyproject.toml names
+    (the package registry is reachable; a new venv's setuptools 65 without wheel cannot build one)."""
+    if importlib.util.find_spec("setuptools") is None:
+        return False
+    if importlib.util.find_spec("wheel") is not None:
+        return True
+    from importlib.metadata import version
+    major, minor = (int(part) for part in version("setuptools").split(".")[:2])
+    return (major, minor) >= (70, 1)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory):
     """(target folder, a working directory outside the repository) after a non-editable install of this tree."""
@@ -31,8 +44,7 @@ def installed(tmp_path_factory):
         (source / path).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / path, source / path)
     target = tmp_path_factory.mktemp("site-packages")
-    # With setuptools at hand, build with it (fast, offline); else pip fetches the build backend pyproject.toml names.
-    offline = ["--no-build-isolation", "--no-index"] if importlib.util.find_spec("setuptools") else []
+    offline = ["--no-build-isolation", "--no-index"] if _can_build_wheels_offline() else []
     result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-compile", *offline,
                              "--target", str(target), str(source)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
