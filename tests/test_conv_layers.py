@@ -23,7 +23,7 @@ from fixtures.gradients import gradient_errors
 GRAD_TOL = 1e-7
 # The fast layers compute the same sums in another order: they agree with the naive ones to rounding.
 FAST_TOL = 1e-8
-# Folded layer against layer + test-mode batch norm, float64 (issue 15: 1e-10).
+# Folded layer against layer + test-mode batch norm, float64: to 1e-10.
 FOLD_TOL = 1e-10
 # A whole network's loss gradient through max pool, ReLU and normalization: 1e-6 (several layers of rounding).
 NET_GRAD_TOL = 1e-6
