@@ -37,13 +37,13 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from cs231n_bn.kit.atomic import atomic_write
-from cs231n_bn.kit.data.store import ROOT_ENV, checkout_root, default_root
+from cs231n_bn.kit.data.store import ROOT_ENV, default_root
 
 from .markers import BEGIN, END, MarkerError, find_regions
 from .notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
-from .tree import ReleaseError, StudentEdition, build_student_edition, find_leaks, write_tree
+from .tree import (SOURCE_ROOT, ReleaseError, StudentEdition, build_student_edition, find_leaks, installed_copy_error,
+                   write_tree)
 
-SOURCE_ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = "cs231n_bn"
 DEFAULT_ASSIGNMENT = "bn"
 NBGRADER_VERSION = "0.9.6"  # the version this course layout is tested with
@@ -590,10 +590,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if checkout_root() is None:
-        print(f"error: nbgrader builds a course from a clone of the solution edition's repository; this cs231n_bn "
-              f"is an installed copy ({SOURCE_ROOT / PACKAGE}). Run it in the clone instead: "
-              f"cd CLONE && python -m cs231n_bn nbgrader --out COURSE", file=sys.stderr)
+    error = installed_copy_error("nbgrader", "a course", "nbgrader --out COURSE")
+    if error:
+        print(error, file=sys.stderr)
         return 1
     if not _NAME.match(args.assignment):
         print(f"error: --assignment {args.assignment!r}: use letters, digits, '-' and '_' (a folder name nbgrader "

@@ -13,11 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from cs231n_bn.kit.data.store import checkout_root
-
-from .tree import ReleaseError, build_student_edition, write_tree
-
-SOURCE_ROOT = Path(__file__).resolve().parents[3]
+from .tree import SOURCE_ROOT, ReleaseError, build_student_edition, installed_copy_error, write_tree
 
 
 def parse_args(argv):
@@ -34,10 +30,9 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    if checkout_root() is None:
-        print(f"error: release builds the student edition from a clone of the solution edition's repository; this "
-              f"cs231n_bn is an installed copy ({SOURCE_ROOT / 'cs231n_bn'}). Run it in the clone instead: "
-              f"cd CLONE && python -m cs231n_bn release --out DIR", file=sys.stderr)
+    error = installed_copy_error("release", "the student edition", "release --out DIR")
+    if error:
+        print(error, file=sys.stderr)
         return 1
     source, out = args.source.resolve(), args.out.absolute()
     resolved = out.resolve()

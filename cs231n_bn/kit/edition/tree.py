@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 import nbformat
 
 from cs231n_bn.kit.atomic import new_file_mode
+from cs231n_bn.kit.data.store import checkout_root
 
 from . import student_ci
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
@@ -31,6 +32,19 @@ from .similarity import (edition_units, find_implementations, fixture_patterns, 
 MIN_SECRET_LENGTH = 16
 
 NEVER_SHIPPED = {".git", "__pycache__", ".ipynb_checkpoints", ".pytest_cache", ".venv", ".mypy_cache", ".ruff_cache"}
+
+# The solution edition this package lives in, when it runs from a checkout.
+SOURCE_ROOT = Path(__file__).resolve().parents[3]
+
+
+def installed_copy_error(command, builds, example):
+    """The error message for an edition command run from an installed copy of the package, which has no solution
+    edition to build from; None when the package runs from a checkout."""
+    if checkout_root() is not None:
+        return None
+    return (f"error: {command} builds {builds} from a clone of the solution edition's repository; this cs231n_bn is "
+            f"an installed copy ({SOURCE_ROOT / 'cs231n_bn'}). Run it in the clone instead: "
+            f"cd CLONE && python -m cs231n_bn {example}")
 UNTRACKED_SKIP = NEVER_SHIPPED | {"build", "dist", "results", ".eggs"}
 
 # Alternative solutions the tests use: read by the leak scan as more ways of writing the answer, never released.
