@@ -381,19 +381,25 @@ def _fc_data(seed=7):
     return rng.normal(size=(4, 6)), np.array([0, 2, 1, 2])
 
 
-def _expect_fc_gradients(model, label, tol=1e-6):
-    X, y = _fc_data()
-    rng = _rng(11)
-    for key in model.params:  # nonzero biases keep ReLU inputs off the kink at 0 (a dropped row is all zeros)
-        if key.startswith("b"):
-            model.params[key] = model.params[key] + rng.uniform(0.1, 0.3, size=model.params[key].shape)
-    loss, grads = unpack(model.loss(X, y), ("loss", "grads"), "FullyConnectedNet.loss")
+def _expect_model_gradients(model, X, y, label, loss_name, offset_keys, rng, tol=1e-6):
+    """model.loss(X, y) returns a finite loss and a gradient for every parameter, each agreeing with centred
+    differences of the loss; the parameters in offset_keys first get positive offsets, which keep ReLU inputs off
+    the kink at 0 (a dropped row is all zeros)."""
+    for key in offset_keys:
+        model.params[key] = model.params[key] + rng.uniform(0.1, 0.3, size=model.params[key].shape)
+    loss, grads = unpack(model.loss(X, y), ("loss", "grads"), loss_name)
     expect(np.isfinite(loss), f"{label}: the loss is not finite")
     expect(set(grads) == set(model.params), f"{label}: grads has keys {sorted(grads)}, expected the keys of "
                                             f"params {sorted(model.params)}")
     for key in sorted(model.params):
         expect_gradient(f"{label}: grads[{key!r}]", grads[key], lambda v: np.array(model.loss(X, y)[0]),
                         model.params[key], np.array(1.0), tol=tol)
+
+
+def _expect_fc_gradients(model, label, tol=1e-6):
+    X, y = _fc_data()
+    biases_and_betas = [key for key in model.params if key.startswith("b")]
+    _expect_model_gradients(model, X, y, label, "FullyConnectedNet.loss", biases_and_betas, _rng(11), tol)
 
 
 @check("FullyConnectedNet", "FullyConnectedNets.ipynb", ("__init__", "loss"))
@@ -1158,15 +1164,7 @@ def check_three_layer_convnet():
                        ("ThreeLayerConvNet (batchnorm)", _conv_net(normalization="batchnorm")),
                        ("ThreeLayerConvNet (groupnorm, 3 groups)", _conv_net(normalization="groupnorm",
                                                                              num_groups=3))):
-        for key in ("b1", "b2", "b3"):  # off the ReLU kink
-            net.params[key] = net.params[key] + rng.uniform(0.1, 0.3, size=net.params[key].shape)
-        loss, grads = unpack(net.loss(X, y), ("loss", "grads"), "ThreeLayerConvNet.loss")
-        expect(np.isfinite(loss), f"{label}: the loss is not finite")
-        expect(set(grads) == set(net.params), f"{label}: grads has keys {sorted(grads)}, expected the keys of "
-                                              f"params {sorted(net.params)}")
-        for key in sorted(net.params):
-            expect_gradient(f"{label}: grads[{key!r}]", grads[key], lambda v: np.array(net.loss(X, y)[0]),
-                            net.params[key], np.array(1.0), tol=1e-6)
+        _expect_model_gradients(net, X, y, label, "ThreeLayerConvNet.loss", ("b1", "b2", "b3"), rng)
     model.reg = 0.7
     loss_reg, _ = model.loss(X, y)
     model.reg = 0.0
