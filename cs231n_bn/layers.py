@@ -141,10 +141,10 @@ def sigmoid_forward(x):
     check_activation_input(x, "sigmoid_forward")
     # TODO: implement a numerically stable sigmoid forward pass, no overflow for large |x| (FullyConnectedNets.ipynb, section 4 "Sigmoid").
     ### BEGIN SOLUTION
-    z = np.exp(-np.abs(x))  # in (0, 1] for every x: cannot overflow
     # sigmoid(x) = 1 / (1 + e^-x) for x >= 0, and the same value written e^x / (1 + e^x) for x < 0, which keeps
-    # the relative precision of tiny outputs: both are (1 or z) / (1 + z).
-    out = np.where(x >= 0, 1, z) / (1 + z)
+    # the relative precision of tiny outputs. Both are e^min(x, 0) / (1 + e^-|x|), whose exponentials lie in
+    # (0, 1] for every x: they cannot overflow.
+    out = np.exp(np.minimum(x, 0)) / (1 + np.exp(-np.abs(x)))
     cache = out
     ### END SOLUTION
     return out, cache
@@ -222,8 +222,8 @@ def batchnorm_forward(x, gamma, beta, bn_param):
     if mode == "train":
         # The statistics sum N values per feature. Accumulate them in float64: summed row after row in float32,
         # they lose digits as N grows. Then back to x's dtype.
-        mean = x.mean(axis=0, dtype=np.float64)
-        var = np.mean((x - mean) ** 2, axis=0)
+        mean = x.sum(axis=0, dtype=np.float64) / N
+        var = ((x - mean) ** 2).sum(axis=0) / N
         inv_std = 1 / np.sqrt(var + eps)
         mean, var, inv_std = mean.astype(x.dtype), var.astype(x.dtype), inv_std.astype(x.dtype)
         x_hat = (x - mean) * inv_std
@@ -660,7 +660,7 @@ def softmax_loss(x, y):
     rows = np.arange(N)
     shifted = x - x.max(axis=1, keepdims=True)
     log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -log_probs[rows, y].mean()
+    loss = -log_probs[rows, y].sum() / N
     dx = np.exp(log_probs)
     dx[rows, y] -= 1
     dx /= N
