@@ -1,0 +1,73 @@
+"""Hooks for the tests: work that runs in the background during the session, and the tests that wait for it.
+
+A test marked ``filled_nbval`` (parametrized by ``style``) waits for nbval in a student edition filled with that
+style's solutions. Those runs take minutes, so once collection is over one background process
+(tests/fixtures/solutions/background.py) does them one style after the other while the rest of the suite runs, and
+the waiting tests are moved to the very end of the session, after the notebooks. Nothing starts when the fixtures
+are absent (the student edition) or when no such test was selected.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOLUTIONS = REPO / "tests" / "fixtures" / "solutions"
+BACKGROUND = pytest.StashKey()
+
+
+def pytest_addoption(parser):
+    parser.addoption("--paper-in-filled-editions", action="store_true",
+                     help="also run nbval on PaperReproduction.ipynb in the filled student editions (about 2.5 "
+                          "minutes more per style)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "filled_nbval: waits for nbval in a filled student edition (run last)")
+
+
+def pytest_collection_modifyitems(items):
+    waiting = [item for item in items if item.get_closest_marker("filled_nbval")]
+    if waiting:
+        items[:] = [item for item in items if not item.get_closest_marker("filled_nbval")] + waiting
+
+
+def pytest_collection_finish(session):
+    styles = [item.callspec.params["style"] for item in session.items if item.get_closest_marker("filled_nbval")]
+    if not styles or session.config.option.collectonly or not (SOLUTIONS / "background.py").is_file():
+        return
+    out = Path(tempfile.mkdtemp(prefix="cs231n_bn-filled-nbval-"))
+    args = [str(out), *dict.fromkeys(styles)]
+    if session.config.getoption("paper_in_filled_editions"):
+        args.append("--paper")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
+    log = (out / "background.log").open("w")
+    # A session of its own, so that stopping it stops the nbval runs and kernels it started too.
+    process = subprocess.Popen([sys.executable, "-m", "tests.fixtures.solutions.background", *args], cwd=REPO,
+                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    session.config.stash[BACKGROUND] = (out, process, log)
+
+
+def pytest_sessionfinish(session):
+    out, process, log = session.config.stash.get(BACKGROUND, (None, None, None))
+    if process is not None:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)  # whatever is still running: nobody waits for it any more
+        except ProcessLookupError:
+            pass
+        process.wait()
+        log.close()
+        shutil.rmtree(out, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def filled_nbval(pytestconfig):
+    """(folder of the background runs, their process); None when nothing was started."""
+    started = pytestconfig.stash.get(BACKGROUND, None)
+    return None if started is None else started[:2]
