@@ -221,9 +221,10 @@ def test_train_mode_updates_running_statistics_and_test_mode_uses_them():
     np.testing.assert_allclose(running_var, 0.1 * affine.var(axis=0))  # biased variance, from zeros
     model.loss(X)  # test mode must not touch the running statistics
     np.testing.assert_array_equal(model.bn_params[0]["running_mean"], running_mean)
-    # Test mode normalizes with the running statistics.
-    x_hat = (affine - running_mean) / np.sqrt(running_var + 1e-5)
-    scores = np.maximum(x_hat, 0) @ model.params["W2"] + model.params["b2"]
+    # Test mode normalizes with the running statistics: batchnorm_forward in test mode, given them.
+    test_param = {"mode": "test", "running_mean": running_mean, "running_var": running_var}
+    normalized, _ = layers.batchnorm_forward(affine, model.params["gamma1"], model.params["beta1"], test_param)
+    scores = np.maximum(normalized, 0) @ model.params["W2"] + model.params["b2"]
     np.testing.assert_allclose(model.loss(X), scores, rtol=1e-10, atol=1e-12)
 
 
@@ -292,7 +293,8 @@ def test_reestimate_bn_statistics_averages_the_batch_statistics_without_dropout(
     model.loss(X[:10], np.zeros(10, dtype=int))  # some running statistics to replace
     params = {k: v.copy() for k, v in model.params.items()}
     reestimate_bn_statistics(model, X, batch_size=16)  # 3 full batches of 16; the last 2 rows are not used
-    # The statistics by hand: train-mode batch norm, no dropout, biased variance, averaged over the batches.
+    # The expected statistics: each batch's mean and biased variance at every batch-norm layer, through the layers
+    # in train mode without dropout, averaged over the batches.
     means, variances = [[], []], [[], []]
     for k in range(3):
         h = X[16 * k:16 * (k + 1)]
@@ -300,8 +302,8 @@ def test_reestimate_bn_statistics_averages_the_batch_statistics_without_dropout(
             a = h @ params[f"W{i}"] + params[f"b{i}"]
             means[i - 1].append(a.mean(axis=0))
             variances[i - 1].append(a.var(axis=0))
-            x_hat = (a - a.mean(axis=0)) / np.sqrt(a.var(axis=0) + 1e-5)
-            h = np.maximum(params[f"gamma{i}"] * x_hat + params[f"beta{i}"], 0)
+            normalized, _ = layers.batchnorm_forward(a, params[f"gamma{i}"], params[f"beta{i}"], {"mode": "train"})
+            h = np.maximum(normalized, 0)
     for i in (0, 1):
         p = model.bn_params[i]
         np.testing.assert_allclose(p["running_mean"], np.mean(means[i], axis=0), rtol=1e-12, atol=1e-14)
