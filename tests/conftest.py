@@ -1,10 +1,10 @@
 """Hooks for the tests: work that runs in the background during the session, and the tests that wait for it.
 
-A test marked ``filled_nbval`` (parametrized by ``style``) waits for nbval in a student edition filled with that
-style's solutions. Those runs take minutes, so once collection is over one background process
-(tests/fixtures/solutions/background.py) does them one style after the other while the rest of the suite runs, and
-the waiting tests are moved to the very end of the session, after the notebooks. Nothing starts when the fixtures
-are absent (the student edition) or when no such test was selected.
+A test marked ``filled_runs`` (parametrized by ``style``) waits for runs in a student edition filled with that
+style's solutions: nbval on the notebooks, and the reproduction command at a small scale. They take minutes, so
+once collection is over one background process (tests/fixtures/solutions/background.py) does them one after the
+other while the rest of the suite runs, and the waiting tests are moved to the very end of the session, after the
+notebooks. Nothing starts when the fixtures are absent (the student edition) or when no such test was selected.
 """
 
 import os
@@ -29,20 +29,21 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    config.addinivalue_line("markers", "filled_nbval: waits for nbval in a filled student edition (run last)")
+    config.addinivalue_line("markers", "filled_runs: waits for the background runs in a filled student edition "
+                                       "(run last)")
 
 
 def pytest_collection_modifyitems(items):
-    waiting = [item for item in items if item.get_closest_marker("filled_nbval")]
+    waiting = [item for item in items if item.get_closest_marker("filled_runs")]
     if waiting:
-        items[:] = [item for item in items if not item.get_closest_marker("filled_nbval")] + waiting
+        items[:] = [item for item in items if not item.get_closest_marker("filled_runs")] + waiting
 
 
 def pytest_collection_finish(session):
-    styles = [item.callspec.params["style"] for item in session.items if item.get_closest_marker("filled_nbval")]
+    styles = [item.callspec.params["style"] for item in session.items if item.get_closest_marker("filled_runs")]
     if not styles or session.config.option.collectonly or not (SOLUTIONS / "background.py").is_file():
         return
-    out = Path(tempfile.mkdtemp(prefix="cs231n_bn-filled-nbval-"))
+    out = Path(tempfile.mkdtemp(prefix="cs231n_bn-filled-editions-"))
     args = [str(out), *dict.fromkeys(styles)]
     if session.config.getoption("paper_in_filled_editions"):
         args.append("--paper")
@@ -67,7 +68,7 @@ def pytest_sessionfinish(session):
 
 
 @pytest.fixture(scope="session")
-def filled_nbval(pytestconfig):
+def filled_runs(pytestconfig):
     """(folder of the background runs, their process); None when nothing was started."""
     started = pytestconfig.stash.get(BACKGROUND, None)
     return None if started is None else started[:2]

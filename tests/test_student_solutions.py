@@ -4,7 +4,8 @@ fails ``check`` with its named message.
 The solutions are fixtures that never ship (tests/fixtures/solutions, left out of the student edition; these tests
 skip without it). The release of this repository is written to a temporary folder once, then for each style:
 
-- every style: ``python -m cs231n_bn check``, and nbval on every notebook but PaperReproduction.ipynb. The nbval
+- every style: ``python -m cs231n_bn check``; nbval on every notebook but PaperReproduction.ipynb; and
+  ``python -m cs231n_bn reproduce`` at a small scale (every stage of PaperReproduction and of the command). These
   runs take minutes: one background process does them while the rest of the suite runs (tests/conftest.py,
   fixtures/solutions/background.py), and the tests waiting for them come last. PaperReproduction.ipynb asks the
   student for nothing and trains the nets of the notebooks before it for 2 x 3 x 50,000 steps on both cores;
@@ -39,9 +40,14 @@ from fixtures.editions import release_repository
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
 STYLES = ("cs231n_2020", "kratzert", "vectorized")
+# The unit tests that run student code: directly, or through the Solver, the experiments and the commands. The rest
+# of tests/ tests the kit's machinery (data, atomic writes, the editions, nbgrader, CI, the browser, installation).
 STUDENT_CODE_TESTS = ("tests/test_layers.py", "tests/test_batchnorm.py", "tests/test_normalization.py",
-                      "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py", "tests/test_conv_layers.py")
-WAIT = 1800  # seconds the last tests wait for the background nbval runs, the three styles together
+                      "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py", "tests/test_conv_layers.py",
+                      "tests/test_gradient_check.py", "tests/test_solver.py", "tests/test_solver_monitors.py",
+                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py", "tests/test_figure1.py",
+                      "tests/test_reproduce.py")
+WAIT = 1800  # seconds the last tests wait for the background runs, the three styles together
 
 
 def _has_regions():
@@ -134,23 +140,31 @@ def test_each_classic_mistake_fails_check_with_its_message(mistake, released, tm
         assert other.endswith("  passed"), other
 
 
-@pytest.mark.filled_nbval
+JOBS = _fixture("background").JOBS if FIXTURES.is_dir() else ()
+
+
+@pytest.mark.filled_runs
+@pytest.mark.parametrize("job", JOBS)
 @pytest.mark.parametrize("style", STYLES)
-def test_each_style_passes_nbval_on_every_notebook(style, filled_nbval):
-    """nbval in the edition filled with ``style``: run in the background since collection ended (tests/conftest.py,
-    fixtures/solutions/background.py); this test runs last and waits for it."""
-    assert filled_nbval is not None, "the background nbval runs were not started (see tests/conftest.py)"
-    out, process = filled_nbval
-    done, log = out / f"{style}.rc", out / f"{style}.log"
+def test_each_style_passes_nbval_and_the_small_reproduction(style, job, filled_runs):
+    """``job`` in the edition filled with ``style`` (fixtures/solutions/background.py: nbval on every notebook but
+    PaperReproduction, and the reproduction command at a small scale), run in the background since collection ended
+    (tests/conftest.py); this test runs last and waits for it."""
+    assert filled_runs is not None, "the background runs were not started (see tests/conftest.py)"
+    out, process = filled_runs
+    done, log = out / f"{style}.{job}.rc", out / f"{style}.{job}.log"
     deadline = time.monotonic() + WAIT
     while not done.exists():
         if process.poll() is not None and not done.exists():
-            pytest.fail(f"the background runs stopped before {style}'s:\n" + _tail(out / "background.log"))
+            pytest.fail(f"the background runs stopped before {style}'s {job}:\n" + _tail(out / "background.log"))
         if time.monotonic() > deadline:
-            pytest.fail(f"nbval in the {style} edition still running after {WAIT} s:\n" + _tail(log))
+            pytest.fail(f"{job} in the {style} edition still running after {WAIT} s:\n" + _tail(log))
         time.sleep(1)
-    assert done.read_text() == "0", f"nbval in the {style} edition failed:\n" + _tail(log)
-    assert " passed" in _tail(log, 1), _tail(log)
+    assert done.read_text() == "0", f"{job} in the {style} edition failed:\n" + _tail(log)
+    if job == "nbval":
+        assert " passed" in _tail(log, 1), _tail(log)
+    else:
+        assert (out / style / "edition" / "results" / "figure1.csv").is_file(), _tail(log)
 
 
 def _tail(path, lines=40):
