@@ -40,13 +40,13 @@ from fixtures.editions import release_repository
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
 STYLES = ("cs231n_2020", "kratzert", "vectorized")
-# The unit tests that run student code: directly, or through the Solver, the experiments and the commands. The rest
-# of tests/ tests the kit's machinery (data, atomic writes, the editions, nbgrader, CI, the browser, installation).
+# The unit tests that run student code, directly or through the Solver and the experiments. The rest of tests/ tests
+# the kit's machinery (data, atomic writes, the editions, nbgrader, CI, the browser, installation), except
+# test_figure1.py and test_reproduce.py, which train: the small reproduction (background.py) runs that code instead.
 STUDENT_CODE_TESTS = ("tests/test_layers.py", "tests/test_batchnorm.py", "tests/test_normalization.py",
                       "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py", "tests/test_conv_layers.py",
                       "tests/test_gradient_check.py", "tests/test_solver.py", "tests/test_solver_monitors.py",
-                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py", "tests/test_figure1.py",
-                      "tests/test_reproduce.py")
+                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py")
 WAIT = 1800  # seconds the last tests wait for the background runs, the three styles together
 
 
