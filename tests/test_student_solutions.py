@@ -22,9 +22,7 @@ Everything runs in subprocesses inside the filled tree, so the package under tes
 """
 
 import importlib
-import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -75,14 +73,11 @@ def released(tmp_path_factory):
 def fill(released, target, solutions):
     """A copy of the student edition at ``target`` with ``solutions`` written into its stubs."""
     snapshot, student = released
-    shutil.copytree(student, target, symlinks=True)
-    _fixture("fill").fill_tree(target, snapshot, solutions)
-    return target
+    return _fixture("fill").fill_copy(student, snapshot, target, solutions)
 
 
 def run(tree, *args, timeout=600):
-    env = dict(os.environ, PYTHONPATH=str(tree), OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
-    env.setdefault("CS231N_BN_DATA", str(REPO / "datasets"))
+    env = _fixture("fill").edition_env(tree, REPO / "datasets")
     return subprocess.run([sys.executable, *args], cwd=tree, env=env, capture_output=True, text=True,
                           timeout=timeout)
 
