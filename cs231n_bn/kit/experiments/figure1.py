@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cs231n_bn.kit.atomic import atomic_write
-from cs231n_bn.kit.experiments.runs import (MAX_STEPS, PERCENTILES, RunSpec, check_int, check_positive,
+from cs231n_bn.kit.experiments.runs import (MAX_STEPS, PERCENTILES, RunSpec, accuracy_at, check_int, check_positive,
                                            run_all)
 
 # The paper's set-up (Section 4.1).
@@ -217,12 +217,7 @@ def search_learning_rates(data, candidates=LR_CANDIDATES, weight_scale=WEIGHT_SC
     K = len(candidates)
     for n, name in enumerate(NETWORKS):
         rows = results[n * K:(n + 1) * K]
-        acc = np.full((K, 2), np.nan)
-        for k, r in enumerate(rows):
-            for j, step in enumerate((early_step, steps)):
-                hit = np.flatnonzero(r["steps"] == step)
-                if hit.size:  # a diverged run has no recordings from the step it diverged on
-                    acc[k, j] = r["accuracy"][hit[0]]
+        acc = np.stack([accuracy_at(r, (early_step, steps), np.nan) for r in rows])  # (K, 2)
         accuracy[name] = acc
         diverged_at[name] = [r["diverged_at"] for r in rows]
         final = np.where(np.isnan(acc[:, 1]), 0.0, acc[:, 1])

@@ -178,6 +178,17 @@ def train(data, spec, report=None):
     return out
 
 
+def accuracy_at(result, steps, missing):
+    """The accuracies a run of train() recorded at each of ``steps``, float array; ``missing`` where it recorded
+    none (a diverged run has no recordings from the step it diverged on)."""
+    acc = np.full(len(steps), missing, dtype=np.float64)
+    for j, step in enumerate(steps):
+        hit = np.flatnonzero(result["steps"] == step)
+        if hit.size:
+            acc[j] = result["accuracy"][hit[0]]
+    return acc
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Several runs at once
 # ----------------------------------------------------------------------------------------------------------------

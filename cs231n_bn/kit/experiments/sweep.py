@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from cs231n_bn.kit.experiments import figure1
-from cs231n_bn.kit.experiments.runs import MAX_STEPS, RunSpec, check_int, check_positive, run_all
+from cs231n_bn.kit.experiments.runs import MAX_STEPS, RunSpec, accuracy_at, check_int, check_positive, run_all
 
 LEARNING_RATES = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
 WEIGHT_SCALES = (0.01, 0.03, 0.1, 0.3, 1.0)
@@ -114,10 +114,7 @@ def sweep(data, learning_rates=LEARNING_RATES, weight_scales=WEIGHT_SCALES, step
             for j in range(B):
                 r = results[n * A * B + i * B + j]
                 div[i, j] = r["diverged_at"] or 0
-                for c, step in enumerate((early_step, steps)):
-                    hit = np.flatnonzero(r["steps"] == step)
-                    if hit.size:  # missing only after a divergence: chance accuracy, as set above
-                        acc[i, j, c] = r["accuracy"][hit[0]]
+                acc[i, j] = accuracy_at(r, (early_step, steps), chance)  # missing only after a divergence
         accuracy[name], diverged_at[name] = acc, div
     config = dict(dataset=data.get("dataset", "?"), seed=int(seed), batch_size=int(batch_size), margin=margin,
                   chance=chance, num_test=int(data["X_test"].shape[0]))
