@@ -1,11 +1,22 @@
 """Figures and small experiment functions for FullyConnectedNets.ipynb and Dropout.ipynb.
 
-Nothing here is student work. The figures (a computational graph with its values and gradients, training curves)
-and the batch norm statistics re-estimation of Dropout.ipynb, section 5.3, live here so that the notebooks keep to
-the ideas (the chain rule, the update rules, dropout) and not to matplotlib or bookkeeping code.
+Nothing here is student work. The figures (a computational graph with its values and gradients, training curves),
+the runs the notebooks repeat over seeds, the checks of the experiments the student designs, and the batch norm
+statistics re-estimation of Dropout.ipynb, section 5.3, live here so that the notebooks keep to the ideas (the
+chain rule, the update rules, dropout) and not to matplotlib or bookkeeping code.
+
+A check of a designed experiment trains the notebook's set-up at the student's setting over several seeds and
+raises AssertionError, saying what the runs showed, unless the stated effect shows in every seed:
+
+- check_sgd_learning_rate (FullyConnectedNets.ipynb, section 10.5): plain SGD at its own learning rate comes
+  within a few points of Adam's validation accuracy;
+- check_keep_ratio (Dropout.ipynb, section 4.1): dropout narrows the train-validation gap without costing
+  validation accuracy.
 """
 
 import numpy as np
+
+from cs231n_bn.kit.experiments.runs import check_positive
 
 
 def draw_computational_graph(ax, nodes, edges, title=None):
@@ -203,3 +214,181 @@ def reestimate_bn_statistics(model, X, batch_size=100):
             p.update(saved)
     for p, (running_mean, running_var) in zip(bn_params, estimates):
         p["running_mean"], p["running_var"] = running_mean, running_var
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# FullyConnectedNets.ipynb, sections 9.2 and 10: runs repeated over seeds, and the student's SGD learning rate
+# ----------------------------------------------------------------------------------------------------------------
+
+SEEDS = (0, 1, 2)
+UPDATE_RULE_HIDDEN_DIMS = [100] * 4  # section 10.4's five-layer network
+ADAM_LEARNING_RATE = 1e-3
+SGD_TOLERANCE = 0.06  # section 10.5: how far behind Adam plain SGD may end
+
+
+def overfit_accuracy(X, y, hidden_dims, weight_scale, learning_rate, seed, num_epochs=20, batch_size=25):
+    """
+    Final training accuracy of one plain-SGD run of FullyConnectedNet(hidden_dims, weight_scale=weight_scale,
+    seed=seed) on the few images X (FullyConnectedNets.ipynb, section 9.2; Solver seed=seed). The Solver's
+    validation checks run on X too: only the training accuracy is read, and a large validation set would cost more
+    than the training itself.
+
+    Inputs:
+    - X: images of shape (N, d_1, ..., d_k); y: their labels, shape (N,)
+    - hidden_dims: list of hidden layer sizes; weight_scale, learning_rate: positive numbers; seed: int
+
+    Returns the last training accuracy the Solver recorded, a float; NaN if the loss became inf or NaN.
+    """
+    from cs231n_bn.solver import NonFiniteLossError
+
+    data = {"X_train": X, "y_train": y, "X_val": X, "y_val": y}
+    solver = _fc_solver(data, hidden_dims, weight_scale, "sgd", learning_rate, seed, num_epochs, batch_size)
+    try:
+        with np.errstate(all="ignore"):  # large scales overflow: that is what the sweep looks for
+            solver.train()
+    except NonFiniteLossError:
+        return float("nan")
+    return float(solver.train_acc_history[-1])
+
+
+def update_rule_accuracy(data, update_rule, learning_rate, seed):
+    """
+    Best validation accuracy of section 10.4's run: FullyConnectedNet([100] * 4, weight_scale=0.1, seed=seed)
+    trained with `update_rule` at `learning_rate` for 5 epochs of batches of 100 (Solver seed=seed).
+
+    Returns a float; NaN if the loss became inf or NaN.
+    """
+    from cs231n_bn.solver import NonFiniteLossError
+
+    solver = _fc_solver(data, UPDATE_RULE_HIDDEN_DIMS, 1e-1, update_rule, learning_rate, seed, 5, 100)
+    try:
+        with np.errstate(all="ignore"):
+            solver.train()
+    except NonFiniteLossError:
+        return float("nan")
+    return float(solver.best_val_acc)
+
+
+def check_sgd_learning_rate(data, learning_rate, seeds=SEEDS, tolerance=SGD_TOLERANCE):
+    """
+    FullyConnectedNets.ipynb, section 10.5: with `learning_rate`, does plain SGD end within `tolerance` of Adam
+    (learning rate 1e-3) in best validation accuracy, in every seed? Both run section 10.4's set-up
+    (update_rule_accuracy) from the same seed.
+
+    Inputs:
+    - data: dict with 'X_train', 'y_train', 'X_val', 'y_val' (section 10.4's 4,000 training images)
+    - learning_rate: the student's learning rate for SGD, a finite number > 0
+    - seeds: the seeds to run; tolerance: the largest shortfall allowed
+
+    Returns a dict: 'seeds' (list), 'sgd' and 'adam' (float arrays of the best validation accuracies per seed;
+    NaN: the loss diverged). Raises AssertionError, with what the runs showed, if SGD diverged or ended more than
+    `tolerance` behind in some seed; ValueError for a learning rate that is not a positive number.
+    """
+    learning_rate = check_positive("learning_rate", learning_rate)
+    seeds = list(seeds)
+    sgd = np.array([update_rule_accuracy(data, "sgd", learning_rate, seed) for seed in seeds])
+    adam = np.array([update_rule_accuracy(data, "adam", ADAM_LEARNING_RATE, seed) for seed in seeds])
+    diverged = [seed for seed, acc in zip(seeds, sgd) if np.isnan(acc)]
+    behind = [seed for seed, s, a in zip(seeds, sgd, adam) if not s >= a - tolerance]
+    if behind:
+        what = (f"its loss diverged in seed{'s' if len(diverged) > 1 else ''} {_listed(diverged)}: try a smaller "
+                f"learning rate" if diverged else
+                f"it is more than {tolerance:g} behind in {len(behind)} of {len(seeds)} seeds")
+        raise AssertionError(
+            f"plain SGD at learning rate {learning_rate:g} does not come within {tolerance:g} of Adam: {what} "
+            f"(best validation accuracy {_accuracies(sgd)} against Adam's {_accuracies(adam)}, seeds "
+            f"{_listed(seeds)})")
+    return {"seeds": seeds, "sgd": sgd, "adam": adam}
+
+
+def _fc_solver(data, hidden_dims, weight_scale, update_rule, learning_rate, seed, num_epochs, batch_size):
+    from cs231n_bn.classifiers.fc_net import FullyConnectedNet
+    from cs231n_bn.solver import Solver
+
+    input_dim = int(np.prod(data["X_train"].shape[1:]))
+    model = FullyConnectedNet(list(hidden_dims), input_dim=input_dim, num_classes=10, weight_scale=weight_scale,
+                              seed=seed)
+    return Solver(model, data, update_rule=update_rule, optim_config={"learning_rate": learning_rate},
+                  num_epochs=num_epochs, batch_size=batch_size, verbose=False, seed=seed)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Dropout.ipynb, section 4: the regularization runs over seeds, and the student's keep ratio
+# ----------------------------------------------------------------------------------------------------------------
+
+DROPOUT_HIDDEN_DIMS = [256, 256]
+DROPOUT_EPOCHS = 15
+DROPOUT_LAST = 5          # accuracies: the mean of the last 5 checks (one per epoch)
+MIN_NARROWING = 0.03      # section 4.1: the train-validation gap narrows by at least this much...
+MAX_COST = 0.02           # ...and the validation accuracy drops by at most this much
+
+
+def dropout_accuracies(data, keep_ratio, seed):
+    """
+    Section 4's run: np.random.seed(seed), then FullyConnectedNet([256, 256], weight_scale=5e-2,
+    dropout_keep_ratio=keep_ratio) without a model seed (it would freeze the dropout mask), trained by Adam at
+    1e-3 for 15 epochs of batches of 100 (Solver seed=seed) on data's training set.
+
+    Returns (train, val): the mean training and validation accuracy of the last 5 epochs' checks, floats.
+    """
+    from cs231n_bn.classifiers.fc_net import FullyConnectedNet
+    from cs231n_bn.solver import Solver
+
+    np.random.seed(seed)
+    model = FullyConnectedNet(DROPOUT_HIDDEN_DIMS, input_dim=int(np.prod(data["X_train"].shape[1:])),
+                              num_classes=10, weight_scale=5e-2, dropout_keep_ratio=keep_ratio)
+    solver = Solver(model, data, update_rule="adam", optim_config={"learning_rate": 1e-3},
+                    num_epochs=DROPOUT_EPOCHS, batch_size=100, verbose=False, seed=seed)
+    solver.train()
+    return (float(np.mean(solver.train_acc_history[-DROPOUT_LAST:])),
+            float(np.mean(solver.val_acc_history[-DROPOUT_LAST:])))
+
+
+def check_keep_ratio(data, keep_ratio, seeds=SEEDS, min_narrowing=MIN_NARROWING, max_cost=MAX_COST):
+    """
+    Dropout.ipynb, section 4.1: with `keep_ratio`, does dropout narrow the train - validation accuracy gap by at
+    least `min_narrowing` while losing at most `max_cost` validation accuracy, against the same network without
+    dropout (keep ratio 1), in every seed? Both run section 4's set-up (dropout_accuracies) from the same seed.
+
+    Inputs:
+    - data: dict with 'X_train', 'y_train', 'X_val', 'y_val' (section 4's 500 training images)
+    - keep_ratio: the student's keep ratio, a number in (0, 1)
+    - seeds: the seeds to run; min_narrowing, max_cost: the thresholds of the effect
+
+    Returns a dict: 'seeds' (list), and for 'dropout' and 'no dropout' a dict with float arrays (one entry per
+    seed) 'train', 'val' and 'gap' (train - val). Raises AssertionError, with what the runs showed, if the effect
+    fails in some seed; ValueError for a keep ratio outside (0, 1).
+    """
+    if isinstance(keep_ratio, bool) or not isinstance(keep_ratio, (int, float, np.integer, np.floating)) \
+            or not 0 < keep_ratio < 1:
+        raise ValueError(f"keep_ratio must be a number in (0, 1) (1 would be no dropout), got {keep_ratio!r}")
+    seeds = list(seeds)
+    runs = {}
+    for name, p in (("no dropout", 1.0), ("dropout", float(keep_ratio))):
+        train, val = np.array([dropout_accuracies(data, p, seed) for seed in seeds]).T
+        runs[name] = {"train": train, "val": val, "gap": train - val}
+    narrowing = runs["no dropout"]["gap"] - runs["dropout"]["gap"]
+    cost = runs["no dropout"]["val"] - runs["dropout"]["val"]
+    problems = []
+    few = narrowing < min_narrowing
+    if few.any():
+        problems.append(f"the gap narrows by less than {min_narrowing:g} in {int(few.sum())} of {len(seeds)} seeds "
+                        f"(by {_accuracies(narrowing)}): too little dropout to regularize")
+    costly = cost > max_cost
+    if costly.any():
+        problems.append(f"validation accuracy drops by more than {max_cost:g} in {int(costly.sum())} of "
+                        f"{len(seeds)} seeds (by {_accuracies(cost)}): so much dropout that the network underfits")
+    if problems:
+        raise AssertionError(
+            f"keep ratio {keep_ratio:g} does not show the effect: {'; '.join(problems)} (train - validation gap "
+            f"{_accuracies(runs['dropout']['gap'])} with dropout, {_accuracies(runs['no dropout']['gap'])} without; "
+            f"seeds {_listed(seeds)})")
+    return {"seeds": seeds, **runs}
+
+
+def _accuracies(values):
+    return ", ".join("diverged" if np.isnan(v) else f"{v:.3f}" for v in values)
+
+
+def _listed(values):
+    return ", ".join(str(v) for v in values)

@@ -229,6 +229,59 @@ def search_learning_rates(data, candidates=LR_CANDIDATES, weight_scale=WEIGHT_SC
                               cpu_seconds=float(sum(r["cpu_seconds"] for r in results)))
 
 
+# The experiment the student designs (PaperReproduction.ipynb, section 4.1): a learning rate that only batch norm
+# survives. The plain network "fails" below FAILS_BELOW validation accuracy (or with a diverged loss), the
+# batch-normalized one "trains" above TRAINS_ABOVE, after HIGH_RATE_STEPS steps, in every seed.
+HIGH_RATE_STEPS = 1000
+FAILS_BELOW = 0.2    # twice chance (10 classes)
+TRAINS_ABOVE = 0.4   # four times chance
+
+
+def check_high_learning_rate(data, learning_rate, seeds=SEEDS, steps=HIGH_RATE_STEPS, workers=None):
+    """
+    At `learning_rate`, does the plain network fail while the batch-normalized one trains, in every seed? Both
+    start from the rule's initial weights (WEIGHT_SCALE) of the seed and see the same mini-batches; each is read
+    on the validation split after `steps` steps (a diverged loss counts as failing).
+
+    Inputs:
+    - data: dict as returned by load_data; learning_rate: a finite number > 0
+    - seeds, steps, workers: as for run
+
+    Returns a dict: 'seeds' (list), and for 'baseline' and 'batchnorm' a float array of the validation accuracies
+    per seed (NaN: the loss diverged). Raises AssertionError, with what the runs showed, if the plain network
+    learned or the batch-normalized one did not in some seed; ValueError for a bad learning rate.
+    """
+    _check_data(data)
+    learning_rate = check_positive("learning_rate", learning_rate)
+    seeds = _check_seeds(seeds)
+    steps = check_int("steps", steps, maximum=MAX_STEPS)
+    specs = [RunSpec(NORMALIZATION[name], learning_rate, WEIGHT_SCALE, seed, steps, batch_size=BATCH_SIZE,
+                     eval_every=steps, split="val") for name in NETWORKS for seed in seeds]
+    results = run_all(data, specs, workers=workers)
+    S = len(seeds)
+    accuracy = {name: np.concatenate([accuracy_at(r, (steps,), np.nan) for r in results[n * S:(n + 1) * S]])
+                for n, name in enumerate(NETWORKS)}
+    plain, bn = accuracy["baseline"], accuracy["batchnorm"]
+    problems = []
+    learned = [seed for seed, a in zip(seeds, plain) if a >= FAILS_BELOW]
+    if learned:
+        problems.append(f"the plain network learned (validation accuracy {FAILS_BELOW:g} or more) in seed"
+                        f"{'s' if len(learned) > 1 else ''} {', '.join(map(str, learned))}: try a higher rate")
+    stuck = [seed for seed, a in zip(seeds, bn) if not a > TRAINS_ABOVE]
+    if stuck:
+        problems.append(f"the batch-normalized network did not train (validation accuracy {TRAINS_ABOVE:g} or "
+                        f"less, or a diverged loss) in seed{'s' if len(stuck) > 1 else ''} "
+                        f"{', '.join(map(str, stuck))}: try a lower rate")
+    if problems:
+        shown = {name: ", ".join("diverged" if np.isnan(a) else f"{a:.3f}" for a in accuracy[name])
+                 for name in NETWORKS}
+        raise AssertionError(
+            f"learning rate {learning_rate:g} is not one that only batch norm survives: {'; '.join(problems)} "
+            f"(validation accuracy after {steps:,} steps without BN {shown['baseline']}, with BN "
+            f"{shown['batchnorm']}; seeds {', '.join(map(str, seeds))})")
+    return {"seeds": seeds, **accuracy}
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Figure 1
 # ----------------------------------------------------------------------------------------------------------------

@@ -6,8 +6,9 @@ Batch, layer, instance and group normalization are one computation,
 
 that differ only in the set S of entries a statistic is taken over (Wu & He 2018, Figure 2). This module holds
 which axes each member reduces over (member_groups; the notebook computes the members with the student's own
-normalization.standardize and layers), the cube figure of which entries share statistics, and the small-batch
-experiment (how noisy batch statistics are, compared with group statistics).
+normalization.standardize and layers), the cube figure of which entries share statistics, the small-batch
+experiment (how noisy batch statistics are, compared with group statistics), and the check of the experiment the
+student designs in section 5.1 (check_batch_size: the smallest batch whose means are accurate enough).
 """
 
 import numpy as np
@@ -258,3 +259,63 @@ def plot_batch_noise(result, axes=None):
         ax.minorticks_off()
     fig.tight_layout()
     return fig
+
+
+BATCH_SIZES = tuple(2 ** k for k in range(11))  # section 5.1: the batch sizes to choose from, 1 to 1024
+MEAN_TOLERANCE = 0.04                            # section 5.1: RMS error of a batch mean, in population stds
+SEEDS = (0, 1, 2)
+
+
+def batch_mean_error(population, batch_size, num_batches=200, seed=0):
+    """
+    The RMS error of the per-channel batch mean of `batch_size` images drawn at random (without replacement),
+    in units of each channel's population standard deviation, averaged over the channels: batch_noise_experiment's
+    'mean_error' for one batch size.
+
+    Inputs:
+    - population: array of shape (M, C, H, W); batch_size: int in 1..M; num_batches: batches drawn; seed: their seed
+
+    Returns a float.
+    """
+    x = np.asarray(population, dtype=np.float64)
+    M = x.shape[0]
+    rng = np.random.default_rng(seed)
+    pop_mean = x.mean(axis=(0, 2, 3))
+    pop_std = x.std(axis=(0, 2, 3))
+    squared = [((x[rng.choice(M, batch_size, replace=False)].mean(axis=(0, 2, 3)) - pop_mean) / pop_std) ** 2
+               for _ in range(num_batches)]
+    return float(np.mean(np.sqrt(np.mean(squared, axis=0))))
+
+
+def check_batch_size(batch_size, tolerance=MEAN_TOLERANCE, seeds=SEEDS, num_batches=200):
+    """
+    NormalizationFamily.ipynb, section 5.1: is `batch_size` the smallest of BATCH_SIZES (1, 2, 4, ..., 1024) whose
+    per-channel batch means are within `tolerance` population standard deviations (RMS) of the population means?
+    Checked in every seed: section 5's population (make_feature_population with that seed) and batches drawn
+    with that seed (batch_mean_error), at `batch_size` and at half of it.
+
+    Returns a dict: 'seeds' (list), 'error' (float array, the error at batch_size per seed) and 'half_error' (at
+    batch_size // 2; NaN for batch size 1). Raises AssertionError, with the errors the runs showed, if the error
+    at batch_size is not below tolerance, or the error at half of it is below tolerance too, in some seed;
+    ValueError for a batch size not in BATCH_SIZES.
+    """
+    if isinstance(batch_size, bool) or batch_size not in BATCH_SIZES:
+        raise ValueError(f"batch_size must be one of {', '.join(map(str, BATCH_SIZES))}, got {batch_size!r}")
+    batch_size, seeds = int(batch_size), list(seeds)
+    error, half_error = [], []
+    for seed in seeds:
+        population = make_feature_population(seed=seed)
+        error.append(batch_mean_error(population, batch_size, num_batches, seed))
+        half_error.append(batch_mean_error(population, batch_size // 2, num_batches, seed) if batch_size > 1
+                          else float("nan"))
+    error, half_error = np.array(error), np.array(half_error)
+    shown = ", ".join(f"{e:.3f}" for e in error)
+    if not np.all(error < tolerance):
+        raise AssertionError(f"batch size {batch_size} is too small: the batch means are off by {shown} population "
+                             f"standard deviations (seeds {', '.join(map(str, seeds))}), not below {tolerance:g}")
+    if np.any(half_error < tolerance):
+        halves = ", ".join(f"{e:.3f}" for e in half_error)
+        raise AssertionError(f"batch size {batch_size} is not the smallest: half of it, {batch_size // 2}, already "
+                             f"gives batch means off by only {halves} population standard deviations (seeds "
+                             f"{', '.join(map(str, seeds))}), below {tolerance:g}")
+    return {"seeds": seeds, "error": error, "half_error": half_error}
