@@ -45,7 +45,7 @@ def autograding(plan):
 
 def student_ci_files(root):
     """{path: bytes} of the student CI files for the solution edition at ``root``."""
-    from ..nbgrader import grading_plan
+    from ...grading.plan import grading_plan
 
     root = Path(root)
     notebooks = sorted(path.name for path in (root / "notebooks").glob("*.ipynb"))

@@ -1,0 +1,512 @@
+"""The grader's side of the student's process: starting it, sending it calls, and the proxies the checks use.
+
+    with Child(tree) as child:                     # or InProcess(tree), where no process can be started
+        student = Student(child)
+        layers = student.module("layers")
+        out, cache = layers.affine_forward(x, w, b)   # runs in the child; out is a copy, cache stays there
+        dx, dw, db = layers.affine_backward(dout, cache)
+
+What comes back is data: arrays (copies), numbers, strings, and tuples, lists and dicts of them. Anything else the
+student's code returns (a cache object, a model, a method) stays in the child and is represented here by a
+``RemoteObject``; a tuple, list or dict that came from the child goes back to it by reference (the student's own
+object) unless the grader changed it. Two effects of a call are mirrored, so that the checks see what they would
+see in one process: an array the grader sent and the call changed in place is changed here too, and a dict passed
+as an argument holds what the call left in it (bn_param's running averages).
+
+A call the student's code ends with an exception raises ``StudentError`` here (``StudentNotImplemented`` for
+NotImplementedError); a child that dies, hangs past the deadline or sends a malformed reply raises ``ChildFailed``,
+after which the child is gone and a new one is needed.
+"""
+
+import collections
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+import weakref
+from pathlib import Path
+
+import numpy as np
+
+from . import sandbox
+from .child import Session
+from .protocol import Encoder, ProtocolError, Ref, decode, read_frame, write_frame
+
+SANDBOX = Path(__file__).resolve().with_name("sandbox.py")
+OUTPUT_KEPT = 64 * 1024   # characters of the child's own printing kept for the report
+# The child's first lines, run before any student code: the sandbox is loaded from the grader's copy by its path,
+# so that the tree under test cannot change it.
+BOOTSTRAP = """\
+import importlib.util, sys
+sys.path[:] = [p for p in sys.path if p not in ("", ".")]
+spec = importlib.util.spec_from_file_location("_cs231n_bn_sandbox", sys.argv[1])
+box = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(box)
+box.confine()
+del sys.argv[1]
+sys.path.insert(0, sys.argv[1])
+from cs231n_bn.kit.grading.child import main
+main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
+"""
+
+
+class StudentError(Exception):
+    """An exception the student's code raised in the child (type name, message, frames in the student's tree)."""
+
+    def __init__(self, type_name, message, frames, call):
+        self.type_name, self.message, self.frames, self.call = type_name, message, frames, call
+        super().__init__(f"{type_name}: {message}")
+
+    def location(self):
+        """' (at layers.py:123 in batchnorm_forward)': the deepest frame in the student's files, or ''."""
+        if not self.frames:
+            return ""
+        path, line, function = self.frames[-1]
+        path = path.split("/", 1)[1] if path.startswith("cs231n_bn/") else path
+        return f" (at {path}:{line} in {function})"
+
+
+class StudentNotImplemented(StudentError):
+    """The student's code raised NotImplementedError: a stub not yet replaced."""
+
+
+class ChildFailed(Exception):
+    """The child died, ran past its deadline or broke the protocol; ``reason`` says which, for the student."""
+
+    def __init__(self, reason, call=""):
+        self.reason, self.call = reason, call
+        super().__init__(reason)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Channels: a process, or (in the browser) this process
+
+class Child:
+    """The student's code in a process of its own (sandbox.confine), answering frames on two pipes."""
+
+    in_process = False
+
+    def __init__(self, tree, python=None):
+        self.tree = Path(tree).resolve()
+        self.python = python or sys.executable
+        self.process = None
+        self.output = collections.deque(maxlen=OUTPUT_KEPT)
+        self._drain = None
+
+    def start(self):
+        to_child, self._requests = os.pipe()
+        self._replies, from_child = os.pipe()
+        output_read, output_write = os.pipe()
+        env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "CS231N_BN_DATA")
+               if key in os.environ}
+        env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
+                   HOME=str(self.tree), MPLBACKEND="Agg")
+        try:
+            self.process = subprocess.Popen(
+                [self.python, "-I", "-c", BOOTSTRAP, str(SANDBOX), str(self.tree), str(to_child), str(from_child)],
+                stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write, pass_fds=(to_child, from_child),
+                close_fds=True, start_new_session=True, cwd="/", env=env)
+        finally:
+            for fd in (to_child, from_child, output_write):
+                os.close(fd)
+        os.set_blocking(self._requests, False)
+        self._drain = threading.Thread(target=self._read_output, args=(output_read,), daemon=True)
+        self._drain.start()
+        return self
+
+    def _read_output(self, fd):
+        with os.fdopen(fd, "rb") as pipe:
+            for chunk in iter(lambda: pipe.read1(4096), b""):
+                self.output.extend(chunk.decode("utf-8", errors="replace"))
+
+    def printed(self):
+        """What the student's code printed so far (the last OUTPUT_KEPT characters)."""
+        return "".join(self.output)
+
+    def request(self, header, arrays, deadline, call=""):
+        """Send one frame and wait for the reply until ``deadline`` (time.monotonic()); ChildFailed otherwise."""
+        if self.process is None:
+            self.start()
+        try:
+            _DeadlineWriter(self._requests, deadline).send(header, arrays)
+            return read_frame(_DeadlineReader(self._replies, deadline))
+        except TimeoutError:
+            raise ChildFailed("timeout", call) from None
+        except (EOFError, BrokenPipeError):
+            code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
+            raise ChildFailed(_ended(code), call) from None
+        except ProtocolError as error:
+            if self.process.poll() is not None:
+                raise ChildFailed(_ended(self.process.returncode), call) from None
+            raise ChildFailed(f"the process running your code sent a malformed reply ({error})", call) from None
+
+    def close(self, reap_orphans=False):
+        if self.process is None:
+            return
+        for fd in (self._requests, self._replies):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        sandbox.end_descendants(self.process, rounds=50 if reap_orphans else 0)
+        if self._drain is not None:
+            self._drain.join(timeout=2)
+        self.process = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _ended(code):
+    if code is not None and code < 0:
+        import signal
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"the process running your code was killed ({name})"
+    return f"the process running your code ended (exit code {code})"
+
+
+class _DeadlineReader:
+    def __init__(self, fd, deadline):
+        self.fd, self.deadline = fd, deadline
+
+    def read(self, size):
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
+            raise TimeoutError
+        return os.read(self.fd, min(size, 1 << 20))
+
+
+class _DeadlineWriter:
+    def __init__(self, fd, deadline):
+        self.fd, self.deadline, self.data = fd, deadline, b""
+
+    def write(self, data):
+        self.data += data
+
+    def flush(self):
+        view = memoryview(self.data)
+        while view:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0 or not select.select([], [self.fd], [], remaining)[1]:
+                raise TimeoutError
+            try:
+                view = view[os.write(self.fd, view):]
+            except BlockingIOError:
+                continue
+
+    def send(self, header, arrays):
+        write_frame(self, header, arrays)
+
+
+class InProcess:
+    """The student's code in this process (the browser, where no process can be started): the same frames, the
+    same copies, no time limit and no isolation."""
+
+    in_process = True
+
+    def __init__(self, tree):
+        self.tree = Path(tree).resolve()
+        self.session = None
+
+    def start(self):
+        if str(self.tree) not in sys.path:
+            sys.path.insert(0, str(self.tree))
+        self.session = Session(self.tree)
+        return self
+
+    def printed(self):
+        return ""
+
+    def request(self, header, arrays, deadline, call=""):
+        import io
+        if self.session is None:
+            self.start()
+        buffer = io.BytesIO()
+        write_frame(buffer, header, arrays)
+        reply, reply_arrays = self.session.handle(*read_frame(io.BytesIO(buffer.getvalue())))
+        buffer = io.BytesIO()
+        write_frame(buffer, reply, reply_arrays)
+        return read_frame(io.BytesIO(buffer.getvalue()))
+
+    def close(self, reap_orphans=False):
+        self.session = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Proxies
+
+class Student:
+    """The student's package as the checks see it: modules whose functions run in the child."""
+
+    def __init__(self, channel, deadline=float("inf")):
+        self.channel = channel
+        self.deadline = deadline          # time.monotonic() by which every reply must have come
+        self.errstate = {}
+        self._released = []
+        self._sent = {}                   # id(array) -> (weakref to it, k)
+        self._by_k = weakref.WeakValueDictionary()
+        self._next_k = 1
+        self.warnings = []
+
+    def module(self, name):
+        return RemoteModule(self, f"cs231n_bn.{name}")
+
+    # -- the request -------------------------------------------------------------------------------------------
+
+    def request(self, header, call, arguments=()):
+        encoder = Encoder(reference=self._reference, array_id=self._array_id)
+        for key in ("args", "kwargs", "value", "key"):
+            if key in header:
+                header[key] = encoder.encode(header[key])
+        return self._send(header, encoder, call, arguments)
+
+    def _send(self, header, encoder, call, arguments=()):
+        if self._released:
+            header["release"], self._released = self._released, []
+        reply, arrays = self.channel.request(header, encoder.arrays, self.deadline, call)
+        try:
+            self._mirror(reply, arrays, arguments)
+            if "raised" in reply:
+                raised = reply["raised"]
+                kind = StudentNotImplemented if raised.get("type") == "NotImplementedError" else StudentError
+                frames = [f for f in raised.get("frames", []) if isinstance(f, list) and len(f) == 3]
+                raise kind(str(raised.get("type", "?")), str(raised.get("message", "")), frames, call)
+            if "ok" not in reply:
+                raise ProtocolError("a reply without a result")
+            return self._decode(reply["ok"], arrays)
+        except ProtocolError as error:
+            raise ChildFailed(f"the process running your code sent a malformed reply ({error})", call) from None
+
+    def _mirror(self, reply, arrays, arguments):
+        """Apply the call's in-place changes to the grader's own arrays and dicts."""
+        self.warnings += [str(w) for w in reply.get("warnings", [])][:5]
+        for item in reply.get("mutated", []):
+            if not (isinstance(item, list) and len(item) == 2):
+                raise ProtocolError("a malformed in-place change")
+            k, value = item
+            array = self._by_k.get(k) if isinstance(k, int) else None
+            new = self._decode(value, arrays)
+            if array is not None and isinstance(new, np.ndarray) and new.shape == array.shape \
+                    and array.flags.writeable:
+                array[...] = new
+        positions = dict(arguments)
+        for item in reply.get("dicts", []):
+            if not (isinstance(item, list) and len(item) == 2):
+                raise ProtocolError("a malformed dict argument")
+            position, value = item
+            target = positions.get(position if isinstance(position, (int, str)) else None)
+            new = self._decode(value, arrays)
+            if isinstance(target, dict) and isinstance(new, dict):
+                dict.clear(target)
+                dict.update(target, new)
+
+    def _decode(self, value, arrays):
+        return decode(value, arrays, make_container=self._container, make_ref=self._object)
+
+    def _container(self, tag, items, ref):
+        kind = {"$t": RemoteTuple, "$l": RemoteList, "$d": RemoteDict}[tag]
+        return kind.made(items, self, ref)
+
+    def _object(self, ref, type_name):
+        return RemoteObject(self, ref, type_name)
+
+    def _reference(self, value):
+        owner = getattr(value, "_student", None)
+        if owner is self:
+            return value._ref
+        return None
+
+    def _array_id(self, array):
+        entry = self._sent.get(id(array))
+        if entry is not None and entry[0]() is array:
+            return entry[1]
+        k = self._next_k
+        self._next_k += 1
+        self._sent[id(array)] = (weakref.ref(array), k)
+        self._by_k[k] = array
+        if len(self._sent) > 4096:  # forget the arrays that are gone
+            self._sent = {i: e for i, e in self._sent.items() if e[0]() is not None}
+        return k
+
+    def release(self, ref):
+        self._released.append(ref)
+
+    # -- operations --------------------------------------------------------------------------------------------
+
+    def call(self, target, label, args, kwargs):
+        arguments = [(i, a) for i, a in enumerate(args) if isinstance(a, dict)]
+        arguments += [(k, a) for k, a in kwargs.items() if isinstance(a, dict)]
+        header = {"op": "call", "target": target, "args": list(args), "kwargs": dict(kwargs)}
+        if self.errstate:
+            header["errstate"] = dict(self.errstate)
+        return self.request(header, label, arguments)
+
+    def map(self, calls, pick, label):
+        """[function(*args, **kwargs)[pick] for each call] in one request.
+
+        calls: list of (target, args, kwargs, sets) with sets a list of (target, key, value) to assign first.
+        """
+        encoder = Encoder(reference=self._reference)
+        header = {"op": "map", "pick": pick, "calls": [
+            {"target": target, "args": encoder.encode(list(args)), "kwargs": encoder.encode(dict(kwargs)),
+             "set": [[t, encoder.encode(key), encoder.encode(value)] for t, key, value in sets]}
+            for target, args, kwargs, sets in calls]}
+        return self._send(header, encoder, label)
+
+    def get(self, target, label):
+        return self.request({"op": "get", "target": target}, label)
+
+    def set(self, target, value, label):
+        return self.request({"op": "set", "target": target, "value": value}, label)
+
+    def setitem(self, target, key, value, label):
+        return self.request({"op": "setitem", "target": target, "key": key, "value": value}, label)
+
+    def parameters(self, target, label):
+        return self.request({"op": "parameters", "target": target}, label)
+
+    def reset(self):
+        self._released = []
+        self.request({"op": "reset"}, "")
+
+
+class RemoteModule:
+    """A module of the student's package; its attributes are RemoteFunctions."""
+
+    def __init__(self, student, name):
+        self._student, self._name = student, name
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return RemoteFunction(self._student, {"module": self._name, "name": name},
+                              f"{self._name.rsplit('.', 1)[-1]}.{name}", name)
+
+
+class RemoteFunction:
+    """A callable of the child: calling it runs it there."""
+
+    def __init__(self, student, target, label, name):
+        self._student, self._target, self.label, self.__name__ = student, target, label, name
+
+    def __call__(self, *args, **kwargs):
+        return self._student.call(self._target, self.label, args, kwargs)
+
+    def many(self, argument_lists, pick=None, kwargs=None):
+        """[self(*args, **kwargs)[pick] for args in argument_lists], in one request."""
+        return self._student.map([(self._target, args, kwargs or {}, ()) for args in argument_lists], pick,
+                                 self.label)
+
+    def parameters(self):
+        return self._student.parameters(self._target, self.label)
+
+    def __repr__(self):
+        return f"<{self.label} in the student's process>"
+
+
+class RemoteObject(Ref):
+    """An object that stays in the child (a model, a cache, a bound method).
+
+    ``obj.attribute(*args)`` calls a method there in one round trip; ``obj.get(name)`` reads an attribute's
+    value; ``obj.set(name, value)`` sets one.
+    """
+
+    __slots__ = ("_student", "__weakref__")
+
+    def __init__(self, student, ref, type_name=""):
+        super().__init__(ref, type_name)
+        self._student = student
+
+    @property
+    def _ref(self):
+        return self.ref
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return RemoteFunction(self._student, {"ref": self.ref, "name": name}, f"{self.type_name}.{name}", name)
+
+    def __call__(self, *args, **kwargs):
+        return self._student.call({"ref": self.ref}, self.type_name, args, kwargs)
+
+    def get(self, name):
+        return self._student.get({"ref": self.ref, "name": name}, f"{self.type_name}.{name}")
+
+    def set(self, name, value):
+        return self._student.set({"ref": self.ref, "name": name}, value, f"{self.type_name}.{name}")
+
+    def setitem(self, name, key, value):
+        """self.name[key] = value, in the child."""
+        return self._student.setitem({"ref": self.ref, "name": name}, key, value, f"{self.type_name}.{name}")
+
+    def __del__(self):
+        try:
+            self._student.release(self.ref)
+        except Exception:
+            pass
+
+
+class _Returned:
+    """Mixin of the containers that came from the child: they go back by reference until the grader changes them."""
+
+    @classmethod
+    def made(cls, items, student, ref):
+        value = cls(items)
+        value._student, value._ref = student, ref
+        return value
+
+    def _changed(self):
+        if getattr(self, "_ref", None) is not None:
+            self._student.release(self._ref)
+            self._ref = None
+
+    def __del__(self):
+        if getattr(self, "_ref", None) is not None:
+            try:
+                self._student.release(self._ref)
+            except Exception:
+                pass
+
+
+class RemoteTuple(_Returned, tuple):
+    pass
+
+
+def _changing(cls, name):
+    """A method of list or dict that first marks the container as changed (so it goes back by value)."""
+    original = getattr(cls.__mro__[2], name)  # (RemoteList, _Returned, list, object)
+
+    def method(self, *args, **kwargs):
+        self._changed()
+        return original(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+class RemoteList(_Returned, list):
+    pass
+
+
+class RemoteDict(_Returned, dict):
+    pass
+
+
+for _name in ("__setitem__", "__delitem__", "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+              "__iadd__", "__imul__"):
+    setattr(RemoteList, _name, _changing(RemoteList, _name))
+for _name in ("__setitem__", "__delitem__", "pop", "popitem", "clear", "update", "setdefault", "__ior__"):
+    setattr(RemoteDict, _name, _changing(RemoteDict, _name))

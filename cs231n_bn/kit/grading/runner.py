@@ -1,0 +1,148 @@
+"""The runner: every verdict of the grader is decided here, in the grader's process.
+
+``run(entries, tree)`` runs each check (checks.CHECKS entries) against the student's package at ``tree``, whose
+code runs in a child process (remote.Child; remote.InProcess where no process can be started), and returns one
+Outcome per check: ``passed``, ``not yet implemented`` (a stub still raises NotImplementedError, or the function
+needs one that does) or ``FAILED`` with the first reason. Whatever the student's code does, it only ever produces
+data for the checks to judge: an exception, an exit, a hang past the time limit or a broken reply is that check
+failing, and the next check gets a fresh process.
+"""
+
+import re
+import time
+from dataclasses import dataclass
+
+from . import sandbox
+from .checks import CHECKS
+from .checks.expect import CheckFailed
+from .remote import Child, ChildFailed, InProcess, Student, StudentError, StudentNotImplemented
+
+PASSED, TODO, FAILED = "passed", "not yet implemented", "FAILED"
+TIME_LIMIT = 30.0  # seconds per check; every check of a correct solution takes well under one second
+_WHERE = re.compile(r"\(([^()]*\.ipynb[^()]*)\)\.?\s*$")
+
+
+@dataclass
+class Outcome:
+    name: str
+    status: str
+    reason: str = ""
+    details: str = ""   # more for --verbose: what the student's code printed, the grader's traceback
+
+    def line(self, width):
+        text = f"{self.name:<{width}}  {self.status}"
+        return f"{text}: {self.reason}" if self.reason else text
+
+
+def in_process_only():
+    """True where no process can be started (the browser's Python)."""
+    import sys
+    return sys.platform == "emscripten"
+
+
+class Runner:
+    """Runs checks against the package at ``tree``, one child process at a time (a new one after a failure that
+    ended the last). ``reap_orphans``: also end every process the child left behind (only when this process is
+    the grader alone, the command line: it takes every orphan that comes to this process)."""
+
+    def __init__(self, tree, time_limit=TIME_LIMIT, in_process=None, reap_orphans=False):
+        self.tree, self.time_limit, self.reap_orphans = tree, time_limit, reap_orphans
+        self.in_process = in_process_only() if in_process is None else in_process
+        self.channel = None
+        if reap_orphans and not self.in_process:
+            sandbox.guard_grader()
+
+    def where(self):
+        return sandbox.describe(self.in_process)
+
+    def _fresh(self):
+        if self.channel is None:
+            self.channel = (InProcess(self.tree) if self.in_process else Child(self.tree)).start()
+        return self.channel
+
+    def close(self):
+        if self.channel is not None:
+            self.channel.close(reap_orphans=self.reap_orphans)
+            self.channel = None
+
+    def run_one(self, entry):
+        """One check -> Outcome."""
+        channel = self._fresh()
+        deadline = time.monotonic() + self.time_limit if self.time_limit else float("inf")
+        student = Student(channel, deadline)
+        printed_before = len(channel.printed())
+        try:
+            student.reset()
+            entry.run(student)
+        except StudentNotImplemented as error:
+            return Outcome(entry.name, TODO, _todo_reason(entry, error))
+        except CheckFailed as error:
+            return Outcome(entry.name, FAILED, str(error) or "an expectation failed", _printed(channel, printed_before))
+        except StudentError as error:
+            return Outcome(entry.name, FAILED, _raised(error), _printed(channel, printed_before))
+        except ChildFailed as error:
+            self.close()
+            reason = (f"still running after {self.time_limit:g} s{_in(error.call)}, the time limit per check (an "
+                      f"endless loop?); stopped" if error.reason == "timeout" else f"{error.reason}{_in(error.call)}")
+            return Outcome(entry.name, FAILED, reason, _printed(channel, printed_before))
+        except Exception as error:  # the check could not use what the student's code returned
+            import traceback
+            return Outcome(entry.name, FAILED, f"{type(error).__name__}: {error}", traceback.format_exc())
+        finally:
+            del student
+        return Outcome(entry.name, PASSED)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def run(entries, tree, time_limit=TIME_LIMIT, in_process=None, reap_orphans=False, each=None):
+    """Run ``entries`` (default: every check) on the package at ``tree``; returns their Outcomes, in order.
+
+    ``each(outcome)`` is called as each check ends (for a live display). KeyboardInterrupt stops the run and
+    propagates, with the outcomes so far in its ``outcomes`` attribute.
+    """
+    outcomes = []
+    with Runner(tree, time_limit, in_process, reap_orphans) as runner:
+        try:
+            for entry in CHECKS if entries is None else entries:
+                outcome = runner.run_one(entry)
+                outcomes.append(outcome)
+                if each is not None:
+                    each(outcome)
+        except KeyboardInterrupt as interrupt:
+            interrupt.outcomes = outcomes
+            raise
+    return outcomes
+
+
+def _in(call):
+    return f" in {call}" if call else ""
+
+
+def _printed(channel, since):
+    text = channel.printed()[since:]
+    return f"your code printed:\n{text}" if text.strip() else ""
+
+
+def _raised(error):
+    """A student's exception as one line: what it was, where, and what to do."""
+    if error.type_name in ("SystemExit", "KeyboardInterrupt"):
+        return (f"{error.type_name}({error.message}) raised{error.location()}: a function must return its result, "
+                f"not stop the program")
+    return f"{error.type_name}: {error.message}{error.location()}"
+
+
+def _todo_reason(entry, error):
+    """Where to look: the notebook section named by the stub, or the function this one is waiting for."""
+    raised_in = error.frames[-1][2] if error.frames else ""
+    message = error.message
+    where = _WHERE.search(message)
+    section = where.group(1) if where else entry.notebook
+    if raised_in and raised_in not in entry.functions and raised_in != "<module>":
+        function = message.split(":", 1)[0] if ":" in message else raised_in
+        return f"needs {function} first ({section})"
+    return section
