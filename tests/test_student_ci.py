@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from cs231n_bn.kit.edition import markers, report, student_ci
-from cs231n_bn.kit.edition.checks import CHECKS
+from cs231n_bn.kit.grading.checks import CHECKS
 from cs231n_bn.kit.edition.nbgrader import grading_plan
 from cs231n_bn.kit.edition.tree import ReleaseError
 from fixtures.editions import release_repository

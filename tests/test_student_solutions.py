@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from cs231n_bn.kit.edition import markers
-from cs231n_bn.kit.edition.checks import CHECKS
+from cs231n_bn.kit.grading.checks import CHECKS
 from cs231n_bn.kit.edition.tree import ReleaseError
 from fixtures.editions import release_repository
 

@@ -383,10 +383,10 @@ def write_course(course, out, force=False, data=None):
         assignments |= set(previous["ASSIGNMENTS"])
         student_files |= set(previous["STUDENT_FILES"])
         plan.update(previous["PLAN"])
-    for section in course.sections:
-        plan.setdefault(Path(section.notebook).stem, {})[section.grade_id] = list(section.checks)
         if previous["CELL_TIMEOUT"] > timeout:
             timeout, longest = previous["CELL_TIMEOUT"], None
+    for section in course.sections:
+        plan.setdefault(Path(section.notebook).stem, {})[section.grade_id] = list(section.checks)
     edition = StudentEdition(files=course.files, modes=course.modes)
     write_tree(edition, target, force=force)
     data = Path(default_root() if data is None else data).absolute()

@@ -84,7 +84,11 @@ class ChildFailed(Exception):
 # Channels: a process, or (in the browser) this process
 
 class Child:
-    """The student's code in a process of its own (sandbox.confine), answering frames on two pipes."""
+    """The student's code in a process of its own (sandbox.confine), answering frames on two pipes.
+
+    The child imports a copy of the package (``tree``/cs231n_bn) in a fresh folder that every user may read: the
+    child may run as another user (sandbox.confine), and it never sees the student's folder itself.
+    """
 
     in_process = False
 
@@ -94,18 +98,30 @@ class Child:
         self.process = None
         self.output = collections.deque(maxlen=OUTPUT_KEPT)
         self._drain = None
+        self._copy = None
+
+    def _package_copy(self):
+        import shutil
+        import tempfile
+        folder = Path(tempfile.mkdtemp(prefix="cs231n_bn-graded-"))
+        shutil.copytree(self.tree / "cs231n_bn", folder / "cs231n_bn", symlinks=False,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        for path in [folder, *folder.rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        return folder
 
     def start(self):
+        self._copy = self._package_copy()
         to_child, self._requests = os.pipe()
         self._replies, from_child = os.pipe()
         output_read, output_write = os.pipe()
         env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "CS231N_BN_DATA")
                if key in os.environ}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
-                   HOME=str(self.tree), MPLBACKEND="Agg")
+                   HOME=str(self._copy), MPLBACKEND="Agg")
         try:
             self.process = subprocess.Popen(
-                [self.python, "-I", "-c", BOOTSTRAP, str(SANDBOX), str(self.tree), str(to_child), str(from_child)],
+                [self.python, "-I", "-c", BOOTSTRAP, str(SANDBOX), str(self._copy), str(to_child), str(from_child)],
                 stdin=subprocess.DEVNULL, stdout=output_write, stderr=output_write, pass_fds=(to_child, from_child),
                 close_fds=True, start_new_session=True, cwd="/", env=env)
         finally:
@@ -136,14 +152,22 @@ class Child:
             raise ChildFailed("timeout", call) from None
         except (EOFError, BrokenPipeError):
             code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
-            raise ChildFailed(_ended(code), call) from None
+            raise ChildFailed(_ended(code) + self._last_words(), call) from None
         except ProtocolError as error:
             if self.process.poll() is not None:
                 raise ChildFailed(_ended(self.process.returncode), call) from None
             raise ChildFailed(f"the process running your code sent a malformed reply ({error})", call) from None
 
+    def _last_words(self):
+        """'; it printed: ...' with the last line the child printed, if any (why it could not start, say)."""
+        if self._drain is not None:
+            self._drain.join(timeout=0.5)
+        lines = [line for line in self.printed().splitlines() if line.strip()]
+        return f"; it printed: {lines[-1].strip()[:300]}" if lines else ""
+
     def close(self, reap_orphans=False):
         if self.process is None:
+            self._remove_copy()
             return
         for fd in (self._requests, self._replies):
             try:
@@ -154,6 +178,13 @@ class Child:
         if self._drain is not None:
             self._drain.join(timeout=2)
         self.process = None
+        self._remove_copy()
+
+    def _remove_copy(self):
+        if self._copy is not None:
+            import shutil
+            shutil.rmtree(self._copy, ignore_errors=True)
+            self._copy = None
 
     def __enter__(self):
         return self.start()

@@ -51,7 +51,10 @@ PRELOAD = ("numpy", "numpy.random", "numpy.linalg", "numpy.fft", "numpy.lib.stri
            "itertools", "operator", "copy", "dataclasses", "typing", "enum", "abc", "re", "random", "time",
            "inspect", "traceback", "warnings", "weakref", "json", "struct", "io", "importlib", "importlib.util",
            "ctypes", "resource", "signal", "select", "pathlib", "textwrap", "string", "fractions", "decimal",
-           "statistics", "contextlib", "types", "heapq", "bisect", "array")
+           "statistics", "contextlib", "types", "heapq", "bisect", "array", "os", "subprocess", "shutil", "tempfile",
+           "threading", "multiprocessing", "socket", "pickle", "csv", "datetime", "logging", "argparse", "glob",
+           "fnmatch", "hashlib", "base64", "atexit", "platform", "gc", "pprint", "queue", "uuid", "urllib.request",
+           "zipfile", "gzip", "unittest")
 
 
 def confine():

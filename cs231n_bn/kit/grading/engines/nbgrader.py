@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Dict, Float, Unicode
+from traitlets import Bool, Dict, Float, Unicode
 
 try:  # nbgrader's Execute, for SkipUngraded; absent where only the grade() function is used (a student's kernel)
     from nbgrader.preprocessors import Execute
@@ -74,6 +74,8 @@ def grade(names):
 class GradeCells(Preprocessor):
     """Score the kit's autograded cells with the grader (see the module docstring)."""
 
+    enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled; nbgrader's own are on
+
     plan = Dict(help="notebook name (without .ipynb) -> {grade_id: [check names]}").tag(config=True)
     source = Unicode(help="the course's source folder; the grader runs from source/ASSIGNMENT").tag(config=True)
     timeout = Float(GRADER_TIMEOUT).tag(config=True)
@@ -112,7 +114,9 @@ def _output(kind, **fields):
 
 
 class SkipUngraded(Execute):
-    """nbgrader's Execute, except for notebooks that have no autograded cell (nothing to score automatically)."""
+    """nbgrader's Execute, except for notebooks that have no autograded cell (nothing to score automatically); a
+    kernel that dies (a submission whose code ends the process) leaves the cells it did not reach unexecuted, and the
+    notebook goes on to be scored, where nbgrader would stop grading the whole submission."""
 
     def preprocess(self, nb, resources, *args, **kwargs):
         graded = any(cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code"
@@ -121,4 +125,10 @@ class SkipUngraded(Execute):
             self.log.info("Not executing %s: it has no autograded cell",
                           resources.get("nbgrader", {}).get("notebook", "the notebook"))
             return nb, resources
-        return super().preprocess(nb, resources, *args, **kwargs)
+        from nbclient.exceptions import DeadKernelError
+        try:
+            return super().preprocess(nb, resources, *args, **kwargs)
+        except DeadKernelError as error:
+            self.log.warning("The kernel died while running %s (%s); its autograded cells are scored by the grader",
+                             resources.get("nbgrader", {}).get("notebook", "the notebook"), error)
+            return nb, resources
