@@ -23,6 +23,7 @@ for the dict arguments as the call left them, and "warnings": [text, ...].
 
 import importlib
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -175,6 +176,11 @@ class Session:
         reply["dicts"] = [[position, encoder.encode(value)] for position, value in dict_args]
         if caught:
             reply["warnings"] = [f"{w.category.__name__}: {w.message}"[:MAX_MESSAGE] for w in caught[:MAX_WARNINGS]]
+        for stream in (sys.stdout, sys.stderr):  # what the call printed reaches the grader before the reply
+            try:
+                stream.flush()
+            except Exception:
+                pass
         return reply, encoder.arrays
 
     def map(self, calls, pick, arrays):
@@ -238,9 +244,30 @@ def serve(tree, requests, replies):
         write_frame(replies, reply, reply_arrays)
 
 
+WHERE = "\x00where: "  # the line the child prints when the grader asks where it is (a check past its time limit)
+
+
+def _report_where(signum, frame):
+    """Print where the student's code is running (the innermost frame of the package), for the grader's message."""
+    session_tree = Path.cwd()
+    while frame is not None:
+        try:
+            path = Path(frame.f_code.co_filename).resolve()
+            parts = path.relative_to(session_tree / "cs231n_bn").parts
+        except (ValueError, OSError):
+            parts = ()
+        if parts and parts[0] != "kit":
+            sys.stderr.write(f"{WHERE}{'/'.join(parts)}:{frame.f_lineno} in {frame.f_code.co_name}\n")
+            sys.stderr.flush()
+            return
+        frame = frame.f_back
+
+
 def main(tree, in_fd, out_fd):
     if str(tree) not in sys.path:
         sys.path.insert(0, str(tree))
     os.chdir(tree)
+    if hasattr(signal, "SIGUSR1"):
+        signal.signal(signal.SIGUSR1, _report_where)
     with os.fdopen(in_fd, "rb", buffering=0) as requests, os.fdopen(out_fd, "wb") as replies:
         serve(tree, requests, replies)

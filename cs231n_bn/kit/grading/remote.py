@@ -23,7 +23,6 @@ import os
 import select
 import subprocess
 import sys
-import threading
 import time
 import weakref
 from pathlib import Path
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import sandbox
-from .child import Session
+from .child import WHERE, Session
 from .protocol import Encoder, ProtocolError, Ref, decode, read_frame, write_frame
 
 SANDBOX = Path(__file__).resolve().with_name("sandbox.py")
@@ -73,10 +72,11 @@ class StudentNotImplemented(StudentError):
 
 
 class ChildFailed(Exception):
-    """The child died, ran past its deadline or broke the protocol; ``reason`` says which, for the student."""
+    """The child died, ran past its deadline or broke the protocol; ``reason`` says which, for the student, and
+    ``where`` (a timeout) where the student's code was running when it was stopped, if the child could say."""
 
-    def __init__(self, reason, call=""):
-        self.reason, self.call = reason, call
+    def __init__(self, reason, call="", where=""):
+        self.reason, self.call, self.where = reason, call, where
         super().__init__(reason)
 
 
@@ -87,7 +87,8 @@ class Child:
     """The student's code in a process of its own (sandbox.confine), answering frames on two pipes.
 
     The child imports a copy of the package (``tree``/cs231n_bn) in a fresh folder that every user may read: the
-    child may run as another user (sandbox.confine), and it never sees the student's folder itself.
+    child may run as another user (sandbox.confine), and it never sees the student's folder itself. What it prints
+    goes to a third pipe, read while waiting for each reply (and kept for the report); it flushes before it replies.
     """
 
     in_process = False
@@ -97,7 +98,7 @@ class Child:
         self.python = python or sys.executable
         self.process = None
         self.output = collections.deque(maxlen=OUTPUT_KEPT)
-        self._drain = None
+        self._output_fd = None
         self._copy = None
 
     def _package_copy(self):
@@ -114,11 +115,11 @@ class Child:
         self._copy = self._package_copy()
         to_child, self._requests = os.pipe()
         self._replies, from_child = os.pipe()
-        output_read, output_write = os.pipe()
+        self._output_fd, output_write = os.pipe()
         env = {key: os.environ[key] for key in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT", "CS231N_BN_DATA")
                if key in os.environ}
         env.update(OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1",
-                   HOME=str(self._copy), MPLBACKEND="Agg")
+                   PYTHONUNBUFFERED="1", HOME=str(self._copy), MPLBACKEND="Agg")
         try:
             self.process = subprocess.Popen(
                 [self.python, "-I", "-c", BOOTSTRAP, str(SANDBOX), str(self._copy), str(to_child), str(from_child)],
@@ -127,60 +128,98 @@ class Child:
         finally:
             for fd in (to_child, from_child, output_write):
                 os.close(fd)
-        os.set_blocking(self._requests, False)
-        self._drain = threading.Thread(target=self._read_output, args=(output_read,), daemon=True)
-        self._drain.start()
+        for fd in (self._requests, self._replies, self._output_fd):
+            os.set_blocking(fd, False)
         return self
 
-    def _read_output(self, fd):
-        with os.fdopen(fd, "rb") as pipe:
-            for chunk in iter(lambda: pipe.read1(4096), b""):
-                self.output.extend(chunk.decode("utf-8", errors="replace"))
+    def pump(self):
+        """Read whatever the child has printed so far (never blocks)."""
+        while self._output_fd is not None:
+            try:
+                chunk = os.read(self._output_fd, 65536)
+            except BlockingIOError:
+                return
+            if not chunk:  # every writer is gone
+                os.close(self._output_fd)
+                self._output_fd = None
+                return
+            self.output.extend(chunk.decode("utf-8", errors="replace"))
+
+    def wait(self, fd, deadline, writing=False):
+        """Wait until ``fd`` is ready (reading what the child prints meanwhile); TimeoutError at ``deadline``."""
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            readers = [self._output_fd] if self._output_fd is not None else []
+            ready = select.select(readers + ([] if writing else [fd]), [fd] if writing else [], [], remaining)
+            if self._output_fd is not None and self._output_fd in ready[0]:
+                self.pump()
+            if fd in ready[1] or (not writing and fd in ready[0]):
+                return
 
     def printed(self):
         """What the student's code printed so far (the last OUTPUT_KEPT characters)."""
+        self.pump()
         return "".join(self.output)
+
+    def shown(self, since=0):
+        """What the student's code printed since ``since``, without the child's own where-lines."""
+        return "\n".join(line for line in self.printed()[since:].split("\n") if not line.startswith(WHERE))
 
     def request(self, header, arrays, deadline, call=""):
         """Send one frame and wait for the reply until ``deadline`` (time.monotonic()); ChildFailed otherwise."""
         if self.process is None:
             self.start()
         try:
-            _DeadlineWriter(self._requests, deadline).send(header, arrays)
-            return read_frame(_DeadlineReader(self._replies, deadline))
+            write_frame(_Writer(self, deadline), header, arrays)
+            reply = read_frame(_Reader(self, deadline))
+            self.pump()
+            return reply
         except TimeoutError:
-            raise ChildFailed("timeout", call) from None
+            raise ChildFailed("timeout", call, self._where()) from None
         except (EOFError, BrokenPipeError):
             code = self.process.wait(timeout=5) if self.process.poll() is None else self.process.returncode
             raise ChildFailed(_ended(code) + self._last_words(), call) from None
         except ProtocolError as error:
             if self.process.poll() is not None:
-                raise ChildFailed(_ended(self.process.returncode), call) from None
+                raise ChildFailed(_ended(self.process.returncode) + self._last_words(), call) from None
             raise ChildFailed(f"the process running your code sent a malformed reply ({error})", call) from None
+
+    def _where(self, wait=1.0):
+        """Ask the child where it is (SIGUSR1: child._report_where prints a line); '' if it does not say."""
+        import signal
+        seen = len(self.printed())
+        try:
+            self.process.send_signal(signal.SIGUSR1)
+        except (ProcessLookupError, AttributeError, ValueError):
+            return ""
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for line in self.printed()[seen:].splitlines():
+                if line.startswith(WHERE):
+                    return line[len(WHERE):].strip()
+            time.sleep(0.02)
+        return ""
 
     def _last_words(self):
         """'; it printed: ...' with the last line the child printed, if any (why it could not start, say)."""
-        if self._drain is not None:
-            self._drain.join(timeout=0.5)
-        lines = [line for line in self.printed().splitlines() if line.strip()]
+        lines = [line for line in self.shown().splitlines() if line.strip()]
         return f"; it printed: {lines[-1].strip()[:300]}" if lines else ""
 
     def close(self, reap_orphans=False):
-        if self.process is None:
-            self._remove_copy()
-            return
-        for fd in (self._requests, self._replies):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        sandbox.end_descendants(self.process, rounds=50 if reap_orphans else 0)
-        if self._drain is not None:
-            self._drain.join(timeout=2)
-        self.process = None
-        self._remove_copy()
-
-    def _remove_copy(self):
+        if self.process is not None:
+            for fd in (self._requests, self._replies):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            sandbox.end_descendants(self.process, rounds=50 if reap_orphans else 0)
+            self.pump()
+            if self._output_fd is not None:
+                os.close(self._output_fd)
+                self._output_fd = None
+            self.process = None
         if self._copy is not None:
             import shutil
             shutil.rmtree(self._copy, ignore_errors=True)
@@ -204,37 +243,38 @@ def _ended(code):
     return f"the process running your code ended (exit code {code})"
 
 
-class _DeadlineReader:
-    def __init__(self, fd, deadline):
-        self.fd, self.deadline = fd, deadline
+class _Reader:
+    """The reply pipe as a stream whose reads wait until the deadline."""
+
+    def __init__(self, child, deadline):
+        self.child, self.deadline = child, deadline
 
     def read(self, size):
-        remaining = self.deadline - time.monotonic()
-        if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
-            raise TimeoutError
-        return os.read(self.fd, min(size, 1 << 20))
-
-
-class _DeadlineWriter:
-    def __init__(self, fd, deadline):
-        self.fd, self.deadline, self.data = fd, deadline, b""
-
-    def write(self, data):
-        self.data += data
-
-    def flush(self):
-        view = memoryview(self.data)
-        while view:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0 or not select.select([], [self.fd], [], remaining)[1]:
-                raise TimeoutError
+        while True:
+            self.child.wait(self.child._replies, self.deadline)
             try:
-                view = view[os.write(self.fd, view):]
+                return os.read(self.child._replies, min(size, 1 << 20))
             except BlockingIOError:
                 continue
 
-    def send(self, header, arrays):
-        write_frame(self, header, arrays)
+
+class _Writer:
+    """The request pipe as a stream: the frame is collected, then written as the child reads it, until the deadline."""
+
+    def __init__(self, child, deadline):
+        self.child, self.deadline, self.parts = child, deadline, []
+
+    def write(self, data):
+        self.parts.append(data)
+
+    def flush(self):
+        view = memoryview(b"".join(self.parts))
+        while view:
+            self.child.wait(self.child._requests, self.deadline, writing=True)
+            try:
+                view = view[os.write(self.child._requests, view):]
+            except BlockingIOError:
+                continue
 
 
 class InProcess:
@@ -254,6 +294,9 @@ class InProcess:
         return self
 
     def printed(self):
+        return ""
+
+    def shown(self, since=0):
         return ""
 
     def request(self, header, arrays, deadline, call=""):

@@ -82,8 +82,9 @@ class Runner:
             return Outcome(entry.name, FAILED, _raised(error), _printed(channel, printed_before))
         except ChildFailed as error:
             self.close()
-            reason = (f"still running after {self.time_limit:g} s{_in(error.call)}, the time limit per check (an "
-                      f"endless loop?); stopped" if error.reason == "timeout" else f"{error.reason}{_in(error.call)}")
+            where = f" (at {error.where})" if error.where else ""
+            reason = (f"still running after {self.time_limit:g} s{_in(error.call)}{where}, the time limit per check "
+                      f"(an endless loop?); stopped" if error.reason == "timeout" else f"{error.reason}{_in(error.call)}")
             return Outcome(entry.name, FAILED, reason, _printed(channel, printed_before))
         except Exception as error:  # the check could not use what the student's code returned
             import traceback
@@ -124,15 +125,15 @@ def _in(call):
 
 
 def _printed(channel, since):
-    text = channel.printed()[since:]
+    text = channel.shown(since)
     return f"your code printed:\n{text}" if text.strip() else ""
 
 
 def _raised(error):
     """A student's exception as one line: what it was, where, and what to do."""
     if error.type_name in ("SystemExit", "KeyboardInterrupt"):
-        return (f"{error.type_name}({error.message}) raised{error.location()}: a function must return its result, "
-                f"not stop the program")
+        what = f"{error.type_name}({error.message})" if error.type_name == "SystemExit" else error.type_name
+        return f"{what} raised{error.location()}: a function must return its result, not stop the program"
     return f"{error.type_name}: {error.message}{error.location()}"
 
 

@@ -77,17 +77,15 @@ def main(argv=None):
         if text:
             print(f"Your functions run {runner.where()}.", flush=True)
         for entry in entries:
-            try:
-                outcome = runner.run_one(entry)
-            except KeyboardInterrupt:  # Ctrl-C: stop here, still say what was found
-                interrupted = True
-                break
+            outcome = runner.run_one(entry)
             counts[outcome.status] += 1
             outcomes.append(outcome)
             if text:
                 print(outcome.line(width), flush=True)
                 if args.verbose and outcome.status == FAILED and outcome.details:
                     print("    " + outcome.details.rstrip().replace("\n", "\n    "), flush=True)
+    except KeyboardInterrupt:  # Ctrl-C: stop here, still say what was found
+        interrupted = True
     finally:
         runner.close()  # every process the student's code started is gone before anything is reported
     skipped = len(entries) - sum(counts.values())
