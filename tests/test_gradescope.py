@@ -402,3 +402,24 @@ def test_the_patch_attack_works_in_the_student_s_process(built, tmp_path):
     run = subprocess.run([sys.executable, "-I", "-c", code, str(tree)], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert int(run.stdout.split()[-1]) > len(CHECKS) - 3
+
+
+def test_a_submission_that_never_returns_still_gets_its_results_in_time(built, autograder):
+    """An endless loop at import: each check stops at the time limit, and once the time for all checks is gone the
+    rest are failed unrun, so that Gradescope's own timeout never ends a run without results."""
+    layers = built.edition.files[LAYERS].decode() + "\nwhile True:\n    pass\n"
+    (autograder / "submission" / "layers.py").write_text(layers)
+    unpack(built.dropout_zip, autograder)
+    code = ("import sys; sys.path.insert(0, sys.argv[1])\n"
+            "from cs231n_bn.kit.grading.engines.gradescope import main; sys.exit(main(sys.argv[2:]))")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-I", "-c", code, str(autograder / "source" / "edition"), "--root",
+                    str(autograder), "--time-limit", "1", "--total-time", "1.5"], check=True, timeout=60,
+                   capture_output=True)
+    assert time.perf_counter() - start < 15
+    results = json.loads((autograder / "results" / "results.json").read_text())
+    assert expect_plan(built.dropout_plan, results) == {}
+    outputs = [test["output"] for test in results["tests"]]
+    assert "FAILED: still running after 1 s" in outputs[0]
+    assert outputs[-1].startswith("FullyConnectedNet (dropout)  FAILED: not run: the grading time (1.5 s for all "
+                                  "checks) ran out")
