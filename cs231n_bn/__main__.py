@@ -13,6 +13,7 @@ COMMANDS = {
     "release": ("cs231n_bn.kit.edition.release", "build the student edition from this solution edition"),
     "check": ("cs231n_bn.kit.grading.engines.cli", "run the self-checks for what a student has implemented so far"),
     "nbgrader": ("cs231n_bn.kit.edition.nbgrader", "write an nbgrader course directory (source/NAME/ and its config)"),
+    "gradescope": ("cs231n_bn.kit.edition.gradescope", "write the Gradescope autograder bundle (autograder.zip)"),
 }
 
 

@@ -12,8 +12,6 @@ import re
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePosixPath
 
-import nbformat
-
 from ..edition.markers import find_regions
 from .checks import CHECKS, NOTEBOOK_ORDER
 
@@ -118,6 +116,8 @@ def grading_plan(root, notebooks):
     in the registry's order (the one that uses it), else the previous one, else the last section. A notebook
     without numbered sections gets one Section (number "").
     """
+    import nbformat  # here, not at the top: reading a plan (from_json) needs nothing beyond the standard library
+
     root = Path(root)
     regions = package_regions(root)
     plan = []
