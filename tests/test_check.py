@@ -116,6 +116,16 @@ def test_solution_edition_passes_every_check_quickly(capsys):
     assert float(summary.group(2)) < 10, "the self-check must stay fast (a few seconds)"
 
 
+@solution_only
+def test_in_process_mode_says_so_and_agrees(capsys):
+    """Where no process can be started (the browser), the functions run in the grader's process, which says so."""
+    assert check_cli.main(["--in-process", "layers.batchnorm", "optim.adam"]) == 0
+    where, *lines = capsys.readouterr().out.splitlines()
+    assert where == "Your functions run in this process (no other process can be started here): a verdict is for " \
+                    "your own information."
+    assert [line.split()[-1] for line in lines[:-1]] == ["passed"] * 4
+
+
 def test_list_and_filters(capsys):
     assert check_cli.main(["--list"]) == 0
     listed = capsys.readouterr().out.splitlines()

@@ -3,7 +3,7 @@ passes, layer norm, the sandwiches and FullyConnectedNet with normalization."""
 
 import numpy as np
 
-from . import check
+from .registry import check
 from .expect import (CheckFailed, at, backward_pure, expect, expect_array, expect_close, expect_float32,
                      expect_gradient, expect_nan_propagates, expect_normalization_gradient, expect_normalized,
                      expect_param_gradient, pure, relative_error, rng, unpack)

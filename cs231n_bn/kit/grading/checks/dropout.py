@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import check
+from .registry import check
 from .expect import at, expect, expect_array, expect_close, expect_float32, expect_gradient, pure, rng, unpack
 from .fully_connected_nets import expect_fc_gradients, fc_data, fc_net
 

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from . import check
+from .registry import check
 from .batch_normalization import expect_running, expect_test_mode
 from .expect import (CheckFailed, at, backward_pure, expect, expect_array, expect_close, expect_float32,
                      expect_gradient, expect_nan_propagates, expect_normalization_gradient, expect_normalized,

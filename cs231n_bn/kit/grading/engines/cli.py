@@ -36,6 +36,9 @@ def parse_args(argv):
     parser.add_argument("--list", action="store_true", help="list the checks in order and exit")
     parser.add_argument("--time-limit", type=_seconds, default=TIME_LIMIT, metavar="SECONDS",
                         help=f"stop a check that runs longer than this (default {TIME_LIMIT:g})")
+    parser.add_argument("--in-process", action="store_true",
+                        help="run your functions in this process (where no other process can be started, as in the "
+                             "browser, this is the default); nothing then separates your code from the verdicts")
     parser.add_argument("--tree", type=Path, default=None, metavar="DIR",
                         help="check the package in DIR (a folder holding cs231n_bn/) instead of this one")
     report.add_arguments(parser)  # --format, --markdown, --junit, --ready-notebooks, --exact; the exit codes
@@ -72,7 +75,7 @@ def main(argv=None):
     outcomes = []
     text = args.format == "text"
     interrupted = False
-    runner = Runner(tree, args.time_limit, reap_orphans=True)
+    runner = Runner(tree, args.time_limit, in_process=True if args.in_process else None, reap_orphans=True)
     try:
         if text:
             print(f"Your functions run {runner.where()}.", flush=True)
