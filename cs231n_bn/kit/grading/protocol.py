@@ -145,7 +145,8 @@ class Encoder:
         ref = self._reference(value)
         if ref is not None:
             return {"$o": ref}
-        if type(value) is np.ndarray and _numeric(value.dtype):
+        if isinstance(value, np.ndarray) and _numeric(value.dtype) and (type(value) is np.ndarray or self._keep):
+            value = np.asarray(value)  # the child sends a subclass (np.matrix) as the plain array it holds
             self.arrays.append(value)
             entry = {"$a": len(self.arrays) - 1}
             k = self._array_id(value)

@@ -557,7 +557,7 @@ class _Returned:
 
 
 class RemoteTuple(_Returned, tuple):
-    pass
+    type_name = "tuple"
 
 
 def _changing(cls, name):
@@ -572,11 +572,11 @@ def _changing(cls, name):
 
 
 class RemoteList(_Returned, list):
-    pass
+    type_name = "list"
 
 
 class RemoteDict(_Returned, dict):
-    pass
+    type_name = "dict"
 
 
 for _name in ("__setitem__", "__delitem__", "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",

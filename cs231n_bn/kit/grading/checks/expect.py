@@ -37,8 +37,13 @@ def expect(condition, reason):
         raise CheckFailed(reason)
 
 
+def kind(value):
+    """The type's name of a value the student's code returned ('cache' for an object left in the child)."""
+    return getattr(value, "type_name", None) or type(value).__name__
+
+
 def expect_array(what, value, shape):
-    expect(isinstance(value, np.ndarray), f"{what} is a {type(value).__name__}, expected a numpy array")
+    expect(isinstance(value, np.ndarray), f"{what} is a {kind(value)}, expected a numpy array")
     expect(value.shape == tuple(shape), f"{what} has shape {value.shape}, expected {tuple(shape)}")
     expect(np.all(np.isfinite(value)), f"{what} holds nan or inf")
 
@@ -53,7 +58,7 @@ def expect_close(what, got, want, tol):
 def unpack(result, names, function):
     """The tuple a function returns, checked for its length."""
     expect(isinstance(result, tuple) and len(result) == len(names),
-           f"{function} should return ({', '.join(names)}), got {type(result).__name__}"
+           f"{function} should return ({', '.join(names)}), got {kind(result)}"
            + (f" of length {len(result)}" if isinstance(result, tuple) else ""))
     return result
 
@@ -114,7 +119,7 @@ def expect_gradient(what, analytic, evaluate_many, x, dout, tol=1e-7, atol=1e-8)
 
 def expect_param_gradient(what, grad, shape, param="gamma"):
     """A parameter's gradient has the parameter's shape; a gradient left per example was not summed."""
-    expect(isinstance(grad, np.ndarray), f"{what} is a {type(grad).__name__}, expected a numpy array")
+    expect(isinstance(grad, np.ndarray), f"{what} is a {kind(grad)}, expected a numpy array")
     if grad.shape != tuple(shape) and grad.size > int(np.prod(shape)):
         raise CheckFailed(f"{what} has shape {grad.shape}, expected {tuple(shape)} ({param}'s shape): every example "
                           f"uses the same {param}, so its gradient sums the contributions over the batch"
