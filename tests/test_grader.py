@@ -29,68 +29,7 @@ from cs231n_bn.kit.grading import protocol
 from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKED = ["layers.affine_forward", "layers.relu_forward", "optim.adam", "normalization.standardize"]
-FAKE_SUMMARY = f"{len(CHECKED)} passed, 0 failed, 0 not yet implemented (0.1 s)"
-
-# Where the grader's reports go, read off its command line as an attacker would.
-_FIND_REPORTS = """
-import os as _os
-def _reports():
-    try:
-        with open(f"/proc/{_os.getppid()}/cmdline", "rb") as _file:
-            _words = _file.read().decode().split("\\0")
-    except OSError:
-        _words = []
-    return [_words[i + 1] for i, _w in enumerate(_words[:-1]) if _w in ("--junit", "--markdown")]
-def _forge():
-    _case = '<testcase name="x" classname="y"/>'
-    for _path in _reports():
-        try:
-            with open(_path, "w") as _file:
-                _file.write('<testsuites tests="4" failures="0">' + _case * 4 + '</testsuites>' if _path.endswith(".xml")
-                            else "### every function passes\\n")
-        except OSError:
-            pass
-    print(%r, flush=True)
-""" % FAKE_SUMMARY
-
-ATTACKS = {
-    "patch the checks and the runner": """
-        import cs231n_bn.kit.grading.checks as _checks
-        import cs231n_bn.kit.grading.runner as _runner
-        for _entry in _checks.CHECKS:
-            object.__setattr__(_entry, "run", lambda student: None)
-        _runner.Runner.run_one = lambda self, entry: _runner.Outcome(entry.name, _runner.PASSED)
-        """,
-    "patch numpy": """
-        import numpy as _np
-        _np.allclose = _np.array_equal = lambda *args, **kwargs: True
-        _np.linalg.norm = lambda *args, **kwargs: 0.0
-        """,
-    "exit at import": """
-        import os as _os
-        _os._exit(0)
-        """,
-    "forge the reports at import": _FIND_REPORTS + "\n_forge()\n",
-    "forge the reports at exit": _FIND_REPORTS + "\nimport atexit as _atexit\n_atexit.register(_forge)\n",
-    "forge the reports later, from a process left behind": _FIND_REPORTS + """
-import time as _time
-if _os.fork() == 0:
-    _os.setsid()
-    if _os.fork() == 0:
-        _time.sleep(1.5)
-        _forge()
-    _os._exit(0)
-""",
-    "kill the grader": """
-        import os as _os
-        import signal as _signal
-        try:
-            _os.kill(_os.getppid(), _signal.SIGKILL)
-        except OSError:
-            pass
-        """,
-}
+from fixtures.attacks import ATTACKS, CHECKED, FAKE_SUMMARY
 
 
 @pytest.fixture(scope="module")

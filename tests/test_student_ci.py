@@ -23,6 +23,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from cs231n_bn.kit.edition.tree import ReleaseError
 from cs231n_bn.kit.grading import report
 from cs231n_bn.kit.grading.checks import CHECKS
 from cs231n_bn.kit.grading.plan import grading_plan
+from fixtures.attacks import ATTACKS
 from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,24 +364,56 @@ def test_a_complete_edition_is_green_with_its_notebook_under_nbval(released, sho
     assert executed.cells[1].outputs and executed.cells[1].execution_count == 2
 
 
-def classroom_scores(tree):
-    """{test name: points} as Classroom's command grader gives them (the command under `sh -c`, exit 0 scores)."""
+def classroom_scores(tree, only=None):
+    """{test name: points} as Classroom's command grader gives them (the command under `sh -c`, exit 0 scores);
+    ``only``: the indices of the tests to run (default: all)."""
     _, job = _classroom(tree)
     venv = tree / ".venv"
     if not venv.exists():
         venv.symlink_to(Path(sys.prefix), target_is_directory=True)
     scores = {}
-    for step in job["steps"][1:-1]:
+    tests = job["steps"][1:-1]
+    for step in tests if only is None else [tests[i] for i in only]:
         run = subprocess.run(["sh", "-c", step["with"]["command"]], cwd=tree, env=_env(tree), capture_output=True,
                              text=True, timeout=300)
         scores[step["with"]["test-name"]] = step["with"]["max-score"] if run.returncode == 0 else 0
     return scores
 
 
+def _attacked(tree, target, attacks):
+    tree = _copy(tree, target)
+    layers = tree / "cs231n_bn" / "layers.py"
+    layers.write_text(layers.read_text() + "".join("\n" + textwrap.dedent(ATTACKS[a]) for a in attacks))
+    return tree
+
+
+# Together in one package: the checks and the runner patched, the reports forged at import and from a process left
+# behind. (Exiting at import would stop the other two; test_grader.py runs each alone.)
+CHEATS = ("patch the checks and the runner", "forge the reports at import",
+          "forge the reports later, from a process left behind")
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_a_cheating_edition_is_red(short_edition, tmp_path, final):
+    tree = _attacked(short_edition, tmp_path / "cheat", CHEATS)
+    fill = tree / "cs231n_bn" / "layers.py"
+    text, _, _ = markers.fill_stubs(fill.read_text(), {"relu_forward": ["out = x.copy()"]}, where="layers.py")
+    fill.write_text(text)  # and a wrong relu_forward, so that the run is red without FINAL too
+    passed, codes, summary = run_workflow(tree, final=final)
+    time.sleep(2)
+    assert not passed and codes["check"] == 1, codes
+    assert "every function passes" not in summary and "0 passed, " in summary
+    assert all(verdict != "passed" for verdict, _ in junit_cases(tree).values())
+
+
 def test_classroom_scores_every_section_of_a_complete_edition_and_none_of_a_blank_one(released, tmp_path):
     snapshot, student = released
     blank = classroom_scores(_copy(student, tmp_path / "blank"))
     assert set(blank.values()) == {0}
+    # The first and the last test (two sections, two notebooks) of editions that cheat; test_grader.py runs each
+    # attack on the same command.
+    for name, attacks in (("cheats", CHEATS), ("exits", ["exit at import"]), ("numpy", ["patch numpy"])):
+        assert set(classroom_scores(_attacked(student, tmp_path / name, attacks), only=(0, -1)).values()) == {0}, name
     tree = _copy(student, tmp_path / "complete")
     _fixture("fill").fill_tree(tree, snapshot, _fixture("vectorized").SOLUTIONS)
     _, job = _classroom(tree)
