@@ -9,9 +9,10 @@
 What comes back is data: arrays (copies), numbers, strings, and tuples, lists and dicts of them. Anything else the
 student's code returns (a cache object, a model, a method) stays in the child and is represented here by a
 ``RemoteObject``; a tuple, list or dict that came from the child goes back to it by reference (the student's own
-object) unless the grader changed it. Two effects of a call are mirrored, so that the checks see what they would
-see in one process: an array the grader sent and the call changed in place is changed here too, and a dict passed
-as an argument holds what the call left in it (bn_param's running averages).
+object) unless the grader changed it. A dict passed as an argument holds, after the call, what the call left in it
+(bn_param's running averages), as it would in one process. An array the grader sent is never changed here: a call
+that changed it in place in the child is recorded (``Student.changed``), for the checks that a function leaves its
+inputs alone; the grader's own copy, which its expectations are computed from, stays as it was.
 
 A call the student's code ends with an exception raises ``StudentError`` here (``StudentNotImplemented`` for
 NotImplementedError); a child that dies, hangs past the deadline or sends a malformed reply raises ``ChildFailed``,
@@ -27,7 +28,6 @@ import time
 import weakref
 from pathlib import Path
 
-import numpy as np
 
 from . import sandbox
 from .child import WHERE, Session
@@ -332,7 +332,7 @@ class Student:
         self.errstate = {}
         self._released = []
         self._sent = {}                   # id(array) -> (weakref to it, k)
-        self._by_k = weakref.WeakValueDictionary()
+        self._changed = set()             # the k of every array the student's code changed in place
         self._next_k = 1
         self.warnings = []
 
@@ -368,15 +368,10 @@ class Student:
     def _mirror(self, reply, arrays, arguments):
         """Apply the call's in-place changes to the grader's own arrays and dicts."""
         self.warnings += [str(w) for w in reply.get("warnings", [])][:5]
-        for item in reply.get("mutated", []):
-            if not (isinstance(item, list) and len(item) == 2):
-                raise ProtocolError("a malformed in-place change")
-            k, value = item
-            array = self._by_k.get(k) if isinstance(k, int) else None
-            new = self._decode(value, arrays)
-            if array is not None and isinstance(new, np.ndarray) and new.shape == array.shape \
-                    and array.flags.writeable:
-                array[...] = new
+        changed = reply.get("mutated", [])
+        if not (isinstance(changed, list) and all(isinstance(k, int) for k in changed)):
+            raise ProtocolError("a malformed list of in-place changes")
+        self._changed.update(changed)
         positions = dict(arguments)
         for item in reply.get("dicts", []):
             if not (isinstance(item, list) and len(item) == 2):
@@ -411,13 +406,17 @@ class Student:
         k = self._next_k
         self._next_k += 1
         self._sent[id(array)] = (weakref.ref(array), k)
-        self._by_k[k] = array
         if len(self._sent) > 4096:  # forget the arrays that are gone
             self._sent = {i: e for i, e in self._sent.items() if e[0]() is not None}
         return k
 
     def release(self, ref):
         self._released.append(ref)
+
+    def changed(self, array):
+        """True if a call of the student's code changed ``array`` (one the grader sent) in place."""
+        entry = self._sent.get(id(array))
+        return entry is not None and entry[0]() is array and entry[1] in self._changed
 
     # -- operations --------------------------------------------------------------------------------------------
 

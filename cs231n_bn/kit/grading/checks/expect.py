@@ -165,10 +165,9 @@ def expect_normalization_gradient(what, dx, evaluate_many, x, dout, axes, tol=1e
 
 def pure(function, name, *args, **kwargs):
     """Call ``function(*args, **kwargs)`` and fail if it changed any of its array arguments in place."""
-    before = [(i, a.copy()) for i, a in enumerate(args) if isinstance(a, np.ndarray)]
     result = function(*args, **kwargs)
-    for i, copy in before:
-        expect(np.array_equal(args[i], copy, equal_nan=True),
+    for i, a in enumerate(args):
+        expect(not (isinstance(a, np.ndarray) and function._student.changed(a)),
                f"{name} modifies its input {_argument_name(function, i)} in place (the caller's array changes); "
                f"compute the result into new arrays")
     return result
@@ -183,10 +182,9 @@ def _argument_name(function, index):
 
 def backward_pure(backward, name, dout, cache, *inputs):
     """backward(dout, cache); fails if it changed dout or any of the forward ``inputs`` in place."""
-    copies = [a.copy() for a in inputs]
     result = pure(backward, name, dout, cache)
-    for a, copy in zip(inputs, copies):
-        expect(np.array_equal(a, copy, equal_nan=True),
+    for a in inputs:
+        expect(not backward._student.changed(a),
                f"{name} changes an input of the forward pass in place (an array in the cache is the caller's); "
                f"compute the gradients into new arrays")
     return result
