@@ -19,6 +19,7 @@ from .remote import Child, ChildFailed, InProcess, Student, StudentError, Studen
 
 PASSED, TODO, FAILED = "passed", "not yet implemented", "FAILED"
 TIME_LIMIT = 30.0  # seconds per check; every check of a correct solution takes well under one second
+START_LIMIT = 120.0  # seconds for a new child to start (Python and NumPy), not counted in the check's time
 _WHERE = re.compile(r"\(([^()]*\.ipynb[^()]*)\)\.?\s*$")
 
 
@@ -68,11 +69,11 @@ class Runner:
     def run_one(self, entry):
         """One check -> Outcome."""
         channel = self._fresh()
-        deadline = time.monotonic() + self.time_limit if self.time_limit else float("inf")
-        student = Student(channel, deadline)
+        student = Student(channel, time.monotonic() + START_LIMIT)
         printed_before = len(channel.printed())
         try:
-            student.reset()
+            student.reset()  # the child is ready: the check's own time starts now
+            student.deadline = time.monotonic() + self.time_limit if self.time_limit else float("inf")
             entry.run(student)
         except StudentNotImplemented as error:
             return Outcome(entry.name, TODO, _todo_reason(entry, error))
