@@ -76,23 +76,27 @@ class ReferencedNotebook(IPyNbFile):
             self.reference_name = f"{store.STORE_FOLDER}/{self.path.stem}.json"
             if references is None:
                 references, self.reference_name = [], None
-                warnings.warn(f"{self.path.name}: the kit keeps no reference outputs for this notebook; its cells "
-                              f"run, and none is compared")
+                self._warn("the kit keeps no reference outputs for this notebook; its cells run, and none is "
+                           "compared")
         else:
             references, self.reference_name = store.reference_cells(self.nb), "the notebook itself"
         code_cells = [cell for cell in self.nb.cells if cell.cell_type == "code"]
         matched = match_cells(code_cells, references)
         missing = [f"Cell {ref.cell}" for ref in references if not any(ref is m for m in matched)]
         if missing:
-            warnings.warn(f"{self.path.name}: {len(missing)} cell{'s' if len(missing) > 1 else ''} of the reference "
-                          f"run {'are' if len(missing) > 1 else 'is'} not in this notebook (deleted?), so "
-                          f"{'their' if len(missing) > 1 else 'its'} outputs are not compared: {', '.join(missing)} "
-                          f"of the released notebook")
+            self._warn(f"{len(missing)} cell{'s' if len(missing) > 1 else ''} of the reference run "
+                       f"{'are' if len(missing) > 1 else 'is'} not in this notebook (deleted?), so "
+                       f"{'their' if len(missing) > 1 else 'its'} outputs are not compared: {', '.join(missing)} of "
+                       f"the released notebook")
         headings = _headings(self.nb)
         for number, (cell, reference) in enumerate(zip(code_cells, matched)):
             yield ReferencedCell.from_parent(self, name=f"Cell {number}", cell_num=number,
                                              cell=_cell_to_run(cell, reference), options=self._options(cell, reference),
                                              reference=reference, heading=headings.get(id(cell)))
+
+    def _warn(self, message):
+        """A warning in pytest's summary, located at the notebook (as nbval locates its own)."""
+        warnings.warn_explicit(f"{self.path.name}: {message}", UserWarning, filename=str(self.path), lineno=0)
 
     def _options(self, cell, reference):
         if reference is not None:
