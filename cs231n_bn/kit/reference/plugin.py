@@ -45,12 +45,8 @@ def pytest_addoption(parser):
                          "DIR/NAME.ipynb")
 
 
-def pytest_configure(config):
-    config.stash[EXECUTED_NAMES] = {}
-
-
 def pytest_report_header(config):
-    if not (config.option.nbval or config.option.nbval_lax):
+    if not (getattr(config.option, "nbval", False) or getattr(config.option, "nbval_lax", False)):
         return None
     if store.has_store():
         return f"notebooks compared with the reference outputs in {store.STORE}"
@@ -125,7 +121,7 @@ class ReferencedNotebook(IPyNbFile):
                 outputs is not None for outputs in self.executed_outputs.values()):
             return
         executed = executed_notebook(self.nb, self.executed_outputs)
-        names = self.config.stash[EXECUTED_NAMES]
+        names = self.config.stash.setdefault(EXECUTED_NAMES, {})
         name = self.path.name
         if names.setdefault(name, self.path) != self.path:  # two notebooks of one name: keep their folders apart
             name = self.path.relative_to(self.config.rootpath).as_posix().replace("/", "__") \

@@ -84,14 +84,20 @@ def reference_cells(nb, solution=None):
 
     Inputs:
     - nb: the notebook whose sources, outputs, execution counts and tags are kept
-    - solution: the solution notebook ``nb`` was made from, cell for cell (its sources hold the marker comments
-      of a solution region too); None: ``nb`` is its own solution
+    - solution: the solution notebook ``nb`` was made from (its sources hold the marker comments of a solution
+      region too), its cells found by id (by position in a notebook without ids); a cell of ``nb`` that is not in
+      it (one the release added) is its own solution. None: ``nb`` is its own solution.
     """
     solution = nb if solution is None else solution
-    if len(solution.cells) != len(nb.cells):
-        raise ValueError(f"the notebook has {len(nb.cells)} cells, its solution {len(solution.cells)}")
+    if all(cell.get("id") for cell in nb.cells):
+        by_id = {cell.get("id"): cell for cell in solution.cells}
+        solutions = [by_id.get(cell.id, cell) for cell in nb.cells]
+    elif len(solution.cells) == len(nb.cells):
+        solutions = solution.cells
+    else:
+        solutions = nb.cells
     cells = []
-    for cell, solution_cell in zip(nb.cells, solution.cells):
+    for cell, solution_cell in zip(nb.cells, solutions):
         if cell.cell_type != "code":
             continue
         comments, _ = nbval_markers(solution_cell)
