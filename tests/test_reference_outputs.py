@@ -210,8 +210,11 @@ def test_running_saving_and_clearing_in_jupyterlab_changes_no_verdict(correct, t
                 page.keyboard.press("Escape")
                 page.get_by_text("Run", exact=True).first.click()
                 page.get_by_text("Run All Cells", exact=True).click()
-                page.get_by_text("zero-initialization bias left after 50 steps").wait_for()
-                page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+                # The last cell's output (its source holds the same words), then every cell numbered.
+                page.locator(".jp-OutputArea-output", has_text="zero-initialization bias left after").wait_for()
+                page.wait_for_function(
+                    "n => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')]"
+                    ".filter(p => /\\[\\d+\\]/.test(p.textContent)).length === n", arg=KEPT)
                 page.keyboard.press("Control+s")
                 ran = _saved(path, lambda nb: all(c.execution_count for c in code_cells(nb)), time.monotonic() + 30)
                 assert all(cell.execution_count for cell in code_cells(ran)), "saved after running every cell"
