@@ -9,12 +9,13 @@ NAME``. Everything comes from the same solution regions as ``release``:
   inline-question answer is a manually graded solution cell with points; each numbered section whose package
   functions have self-checks ends with a locked, autograded test cell that runs those checks on the submitted
   package and scores one point per passing check. Outputs that would show solution code are removed, as in the
-  student edition; the other reference outputs stay for ``pytest --nbval``.
-- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed), since nbgrader
-  only rewrites notebooks and copies every other file as it is.
+  student edition; nbgrader's ClearOutput clears the rest from the released notebooks, as for any assignment.
+- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed, the reference
+  outputs that notebook validation compares with in ``kit/reference/``), since nbgrader only rewrites notebooks and
+  copies every other file as it is.
 - ``nbgrader_config.py``: the course root, the data folder for the kernels, a cell timeout that fits the longest
   training cell, ``exclude_overwriting`` for the package files students complete (so that autograde grades the
-  submitted copies; every other file is put back from source/), and the kit's stubs and output handling.
+  submitted copies; every other file is put back from source/), and the kit's stubs.
 
 Run it again with --force after changing the notebooks or the package; other assignments, the gradebook and
 submissions in COURSE are left alone.
