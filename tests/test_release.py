@@ -719,7 +719,7 @@ def test_release_of_this_repository_has_no_leaks(repo_release):
     released = {p for p in edition_files(solution) if not never_released(p)} - set(student_ci.SOLUTION_ONLY)
     notebooks = [p for p in released if p.endswith(".ipynb")]
     references = {reference_store.store_path(p) for p in notebooks}
-    assert set(edition_files(out)) == released | {student_ci.WORKFLOW, student_ci.AUTOGRADING} | references
+    assert set(edition_files(out)) == released | {student_ci.WORKFLOW, student_ci.CLASSROOM} | references
 
 
 def test_release_of_this_repository_stubs_every_region_with_its_message(repo_release):
