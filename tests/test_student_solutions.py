@@ -44,7 +44,8 @@ STYLES = ("cs231n_2020", "kratzert", "vectorized")
 STUDENT_CODE_TESTS = ("tests/test_layers.py", "tests/test_batchnorm.py", "tests/test_normalization.py",
                       "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py", "tests/test_conv_layers.py",
                       "tests/test_gradient_check.py", "tests/test_solver.py", "tests/test_solver_monitors.py",
-                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py")
+                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py",
+                      "tests/test_conv_training.py")
 WAIT = 1800  # seconds the last tests wait for the background runs, the three styles together
 
 
