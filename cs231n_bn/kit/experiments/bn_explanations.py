@@ -283,8 +283,8 @@ def small_batch_failure(solvers, data, batch_size=2, seed=0):
 
     - 'running': test mode with the running statistics training left (what the Solver reported)
     - 'recalibrated': test mode with the exact mean and variance of every batch-norm input over the whole training
-      set, under the same weights (reestimate_bn_statistics with one batch of all training examples): what the
-      best possible population statistics give
+      set, under the same weights (reestimate_bn_statistics with one batch of all training examples): the
+      statistics a perfect running average would hold
     - 'train_mode': the validation examples in random batches of `batch_size`, each normalized with its own
       statistics: the function training optimized, evaluated as it was trained
 
