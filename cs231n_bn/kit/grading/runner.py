@@ -88,7 +88,8 @@ class Runner:
             return Outcome(entry.name, FAILED, reason, _printed(channel, printed_before))
         except Exception as error:  # the check could not use what the student's code returned
             import traceback
-            return Outcome(entry.name, FAILED, f"{type(error).__name__}: {error}", traceback.format_exc())
+            return Outcome(entry.name, FAILED, f"could not check what your code returned ({type(error).__name__}: "
+                                               f"{error})", traceback.format_exc())
         finally:
             del student
         return Outcome(entry.name, PASSED)
@@ -134,7 +135,7 @@ def _raised(error):
     if error.type_name in ("SystemExit", "KeyboardInterrupt"):
         what = f"{error.type_name}({error.message})" if error.type_name == "SystemExit" else error.type_name
         return f"{what} raised{error.location()}: a function must return its result, not stop the program"
-    return f"{error.type_name}: {error.message}{error.location()}"
+    return error.describe()
 
 
 def _todo_reason(entry, error):
