@@ -17,10 +17,12 @@ from collections import defaultdict
 
 import numpy as np
 
-SLOW = 5.0  # an affine layer more than SLOW times its matrix products on BLAS is slow (the kit's: 1.2 to 1.4 times)
+# Times are CPU times of the student's process, and the fastest of a few steps, so that a busy machine changes
+# little (benchmarks/speed_warning.py prints the ratios below for the kit's layers and an np.einsum affine layer).
+SLOW = 5.0  # an affine layer more than SLOW times its matrix products on BLAS is slow (the kit's: 1.1 to 1.3 times;
+#             written with np.einsum: about 7 times)
 PASSES = 20  # an elementwise layer's baseline: PASSES passes over its largest input (batch norm makes about 10)
-SLOW_ELEMENTWISE = 100.0  # ... and one more than this times that baseline is slow (the kit's: up to 20 times, on a
-#                           busy machine: elementwise work over large arrays slows down most when others run)
+SLOW_ELEMENTWISE = 25.0  # ... and one more than this times that baseline is slow (the kit's: up to 4 times)
 SHARE = 0.25  # slow layers are worth a warning when their excess is at least this share of the time in the layers
 REPEATS = 5  # timed steps (the fastest counts: the others were slowed by something else)
 KIT = ("cs231n_bn.fast_layers", "cs231n_bn.layer_utils")  # the kit's own layers: timed, never the student's to fix
@@ -38,7 +40,7 @@ def profile(model, X, y=None, repeats=REPEATS):
     - X: A batch of inputs; y: its labels (zeros if None).
     - repeats: How many steps are timed, after one untimed step.
 
-    Returns a dict:
+    Returns a dict (the layers and the baselines in CPU seconds of this process, the step in seconds of the clock):
     - 'step': seconds of the fastest step;
     - 'products': seconds BLAS takes for the step's matrix products (3 per weight matrix: the forward product and
       the two of the backward pass), on arrays of the same shapes and dtype;
@@ -53,14 +55,17 @@ def profile(model, X, y=None, repeats=REPEATS):
     try:
         model.loss(X, y)  # untimed: the first call allocates
         best, layers = float("inf"), {}
-        for _ in range(repeats):  # each time the fastest: what slows a step down now and then is not the code
+        for _ in range(repeats):  # each call's fastest time: what slows a call down now and then is not the code
             with timing as totals:
                 start = time.perf_counter()
                 model.loss(X, y)
                 best = min(best, time.perf_counter() - start)
             for name, entry in totals.items():
                 kept = layers.setdefault(name, dict(entry))
-                kept["seconds"] = min(kept["seconds"], entry["seconds"])
+                if len(kept["calls"]) == len(entry["calls"]):
+                    kept["calls"] = [min(a, b) for a, b in zip(kept["calls"], entry["calls"])]
+        for entry in layers.values():
+            entry["seconds"] = sum(entry.pop("calls"))
     finally:
         np.random.set_state(state)
         for p, arrays in zip(_bn_params(model), saved):
@@ -168,12 +173,13 @@ def _products(model, X):
 
 
 def _best(function, repeats=REPEATS):
+    """The least CPU time of ``repeats`` calls of function (after one more)."""
     function()
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.process_time()
         function()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.process_time() - start)
     return best
 
 
@@ -187,8 +193,9 @@ def _duration(seconds):
 
 class _Timing:
     """While active, the public functions of cs231n_bn.layers, layer_utils and fast_layers (and the names the
-    model's module imported from them) are timed: each call adds its time, less that of the timed calls it makes,
-    to its function's total, and keeps (the shape and dtype of) its largest array argument."""
+    model's module imported from them) are timed: each call adds its CPU time (what other processes take of the
+    machine does not count), less that of the timed calls it makes, to its function's list of calls, and its
+    largest array argument is kept (for the baseline)."""
 
     def __init__(self, model):
         from cs231n_bn import fast_layers, layer_utils, layers
@@ -222,17 +229,17 @@ class _Timing:
         kit = function.__module__ in KIT
 
         def timed(*args, **kwargs):
-            start = time.perf_counter()
+            start = time.process_time()
             self.stack.append(0.0)
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - start
+                elapsed = time.process_time() - start
                 inner = self.stack.pop()
                 if self.stack:
                     self.stack[-1] += elapsed
-                entry = self.totals.setdefault(name, {"seconds": 0.0, "kit": kit, "arrays": []})
-                entry["seconds"] += elapsed - inner
+                entry = self.totals.setdefault(name, {"calls": [], "kit": kit, "arrays": []})
+                entry["calls"].append(elapsed - inner)
                 largest = max((a for a in args if isinstance(a, np.ndarray)), key=np.size, default=None)
                 if largest is not None:
                     entry["arrays"].append(largest)
