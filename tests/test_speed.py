@@ -66,3 +66,17 @@ def test_report_prints_one_line(capsys):
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and out.startswith(("A training step takes ", "Slow: A training step takes "))
     assert "1,000 steps take about" in out
+
+
+def test_the_profile_measures_in_checks_sandbox():
+    """check times a step in the child process, whose CPU-time limit makes the process's CPU clock count in ticks of
+    4 ms on some kernels: every layer and baseline must still measure above zero (the thread's clock does)."""
+    import time
+    from pathlib import Path
+
+    from cs231n_bn.kit.grading.remote import Child, Student
+
+    with Child(Path(__file__).resolve().parents[1]) as child:
+        result = Student(child, time.monotonic() + 60).module("kit.speed").section41_profile()
+    assert result["products"] > 0
+    assert all(entry["seconds"] > 0 and entry["baseline"] > 0 for entry in result["layers"].values()), result

@@ -17,8 +17,10 @@ from collections import defaultdict
 
 import numpy as np
 
-# Times are CPU times of the student's process, and the fastest of a few steps, so that a busy machine changes
-# little (benchmarks/speed_warning.py prints the ratios below for the kit's layers and an np.einsum affine layer).
+# Times are the CPU time of the thread that runs the step (time.thread_time: a busy machine changes it little, and
+# it stays exact where a CPU-time limit makes the process's clock count in ticks, as in check's sandbox), and each
+# call's fastest over a few steps (benchmarks/speed_warning.py prints the ratios below for the kit's layers and an
+# np.einsum affine layer).
 SLOW = 5.0  # an affine layer more than SLOW times its matrix products on BLAS is slow (the kit's: 1.1 to 1.3 times;
 #             written with np.einsum: about 7 times)
 PASSES = 20  # an elementwise layer's baseline: PASSES passes over its largest input (batch norm makes about 10)
@@ -40,7 +42,7 @@ def profile(model, X, y=None, repeats=REPEATS):
     - X: A batch of inputs; y: its labels (zeros if None).
     - repeats: How many steps are timed, after one untimed step.
 
-    Returns a dict (the layers and the baselines in CPU seconds of this process, the step in seconds of the clock):
+    Returns a dict (the layers and the baselines in CPU seconds of this thread, the step in seconds of the clock):
     - 'step': seconds of the fastest step;
     - 'products': seconds BLAS takes for the step's matrix products (3 per weight matrix: the forward product and
       the two of the backward pass), on arrays of the same shapes and dtype;
@@ -173,13 +175,13 @@ def _products(model, X):
 
 
 def _best(function, repeats=REPEATS):
-    """The least CPU time of ``repeats`` calls of function (after one more)."""
+    """The least CPU time (this thread's) of ``repeats`` calls of function (after one more)."""
     function()
     best = float("inf")
     for _ in range(repeats):
-        start = time.process_time()
+        start = time.thread_time()
         function()
-        best = min(best, time.process_time() - start)
+        best = min(best, time.thread_time() - start)
     return best
 
 
@@ -193,9 +195,9 @@ def _duration(seconds):
 
 class _Timing:
     """While active, the public functions of cs231n_bn.layers, layer_utils and fast_layers (and the names the
-    model's module imported from them) are timed: each call adds its CPU time (what other processes take of the
-    machine does not count), less that of the timed calls it makes, to its function's list of calls, and its
-    largest array argument is kept (for the baseline)."""
+    model's module imported from them) are timed: each call adds its CPU time (this thread's: what other processes
+    take of the machine does not count), less that of the timed calls it makes, to its function's list of calls,
+    and its largest array argument is kept (for the baseline)."""
 
     def __init__(self, model):
         from cs231n_bn import fast_layers, layer_utils, layers
@@ -229,12 +231,12 @@ class _Timing:
         kit = function.__module__ in KIT
 
         def timed(*args, **kwargs):
-            start = time.process_time()
+            start = time.thread_time()
             self.stack.append(0.0)
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = time.process_time() - start
+                elapsed = time.thread_time() - start
                 inner = self.stack.pop()
                 if self.stack:
                     self.stack[-1] += elapsed
