@@ -154,7 +154,7 @@ def test_each_mistake_fails_its_check_with_its_message(mistake, released, cs231n
 
 def test_correct_variants_pass_check_and_the_unit_tests(released, tmp_path):
     """Correct code in the ways students write it that the three styles do not (variants.py): check passes every
-    function, with no warning, and so do the unit tests of the functions students write."""
+    function, and so do the unit tests of the functions students write."""
     tree = fill(released, tmp_path / "edition", _fixture("variants").SOLUTIONS)
     result = run(tree, "-m", "cs231n_bn", "check", timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -72,10 +72,13 @@ def profile(model, X, y=None, repeats=REPEATS):
         np.random.set_state(state)
         for p, arrays in zip(_bn_params(model), saved):
             p.update(arrays)
-    products, layer_products = _products(model, X)
+    # The products in the dtype the affine layers computed in (a layer may hand float64 on in a float32 net).
+    dtypes = [entry["dtype"] for name, entry in layers.items() if name.startswith("affine") and entry["dtype"]]
+    products, layer_products = _products(model, X, max(dtypes, key=lambda d: d.itemsize) if dtypes else None)
     with np.errstate(all="ignore"):
         for name, entry in layers.items():  # one pass over each call's largest array, in its own memory layout
             arrays = entry.pop("arrays")
+            entry.pop("dtype")
             passes = [] if entry["kit"] else [_best(lambda a=a: np.multiply(a, 2.0), 3) for a in arrays]
             entry["baseline"] = layer_products.get(name) or PASSES * sum(passes)
     return {"step": best, "products": products,
@@ -147,10 +150,11 @@ def _bn_params(model):
     return [p for p in (getattr(model, "bn_params", None) or []) if isinstance(p, dict)]
 
 
-def _products(model, X):
+def _products(model, X, dtype=None):
     """Seconds BLAS takes for the step's matrix products, in all and per layer function (affine_forward,
     affine_backward), on arrays of the shapes the step uses: the affine layers' inputs are the batch by the weights'
-    rows; a convolution's (the kit's conv layers, stride 1 and 'same' padding), im2col's columns."""
+    rows; a convolution's (the kit's conv layers, stride 1 and 'same' padding), im2col's columns; in ``dtype``, or
+    the weights' own."""
     params = getattr(model, "params", {})
     N = X.shape[0]
     total, per_layer = 0.0, defaultdict(float)
@@ -164,7 +168,8 @@ def _products(model, X):
             rows, kind = N * int(np.prod(X.shape[2:])), "conv"
         else:
             continue
-        a, w, g = (r.random(shape, dtype=np.float32).astype(W.dtype) for shape in ((rows, D), (D, M), (rows, M)))
+        a, w, g = (r.random(shape, dtype=np.float32).astype(dtype or W.dtype) for shape in ((rows, D), (D, M),
+                                                                                          (rows, M)))
         forward = _best(lambda: a @ w)
         backward = _best(lambda: g @ w.T) + _best(lambda: a.T @ g)
         if kind == "affine":
@@ -240,9 +245,12 @@ class _Timing:
                 inner = self.stack.pop()
                 if self.stack:
                     self.stack[-1] += elapsed
-                entry = self.totals.setdefault(name, {"calls": [], "kit": kit, "arrays": []})
+                entry = self.totals.setdefault(name, {"calls": [], "kit": kit, "arrays": [], "dtype": None})
                 entry["calls"].append(elapsed - inner)
                 largest = max((a for a in args if isinstance(a, np.ndarray)), key=np.size, default=None)
                 if largest is not None:
                     entry["arrays"].append(largest)
+                    dtype = np.result_type(*(a for a in args if isinstance(a, np.ndarray)))
+                    if entry["dtype"] is None or dtype.itemsize > entry["dtype"].itemsize:
+                        entry["dtype"] = dtype
         return timed
