@@ -204,9 +204,9 @@ def test_a_crash_names_the_exception_and_where_it_happened(student_tree, tmp_pat
     run = run_check(tree, "layers.relu_forward")
     assert run.returncode == 1
     line = run.stdout.splitlines()[1]
-    assert line.startswith("layers.relu_forward  FAILED: NameError: name 'x_positive' is not defined (at "
-                           "layers.py:"), line
-    assert line.endswith(" in relu_forward)") and "looking at" not in run.stdout
+    assert line.startswith("layers.relu_forward  FAILED: raised NameError at line "), line
+    assert line.endswith(" of your relu_forward (layers.py), given x (3, 4): name 'x_positive' is not defined"), line
+    assert "looking at" not in run.stdout
     verbose = run_check(tree, "layers.relu_forward", "--verbose")
     assert "your code printed:" in verbose.stdout and "looking at (3, 4)" in verbose.stdout
 
