@@ -28,6 +28,7 @@ import time
 import weakref
 from pathlib import Path
 
+import numpy as np
 
 from . import sandbox
 from .child import WHERE, Session
