@@ -11,8 +11,9 @@ COMMANDS = {
     "fetch": ("cs231n_bn.kit.data.fetch", "download and verify a data set (fashion-mnist, mnist, cifar10, all)"),
     "reproduce": ("cs231n_bn.kit.experiments.reproduce", "reproduce Ioffe & Szegedy 2015, Figure 1, headless"),
     "release": ("cs231n_bn.kit.edition.release", "build the student edition from this solution edition"),
-    "check": ("cs231n_bn.kit.edition.check", "run the self-checks for what a student has implemented so far"),
+    "check": ("cs231n_bn.kit.grading.engines.cli", "run the self-checks for what a student has implemented so far"),
     "nbgrader": ("cs231n_bn.kit.edition.nbgrader", "write an nbgrader course directory (source/NAME/ and its config)"),
+    "gradescope": ("cs231n_bn.kit.edition.gradescope", "write the Gradescope autograder bundle (autograder.zip)"),
 }
 
 

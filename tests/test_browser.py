@@ -11,48 +11,22 @@ drives the system browser: Playwright's own browser download is never used.
 """
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from fixtures.lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, jupyter_lab
+
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium package is not installed (.ci/run installs it)", allow_module_level=True)
 
-# Without the background-networking flags Chromium keeps trying to reach hosts a closed network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TOKEN = "cs231n-bn-browser-test"
 # The arguments of README's main command after `.venv/bin/jupyter lab`.
 MAIN_COMMAND_ARGS = ["--ServerApp.root_dir=.", "notebooks/FullyConnectedNets.ipynb"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_server(url, process, deadline):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not answer on {url} in time")
 
 
 @pytest.fixture(scope="module")
@@ -60,27 +34,9 @@ def lab(tmp_path_factory):
     """A JupyterLab server from the venv on 127.0.0.1, rooted at a copy of the notebooks; stopped afterwards."""
     root = tmp_path_factory.mktemp("lab")
     shutil.copytree(REPO / "notebooks", root / "notebooks")
-    port = _free_port()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
-    # README's main command, plus what a test needs: no browser of its own, a known port and token, and root
-    # allowed (CI runs as root; setup.sh allows it inside .venv the same way).
-    command = [sys.executable, "-m", "jupyterlab", *MAIN_COMMAND_ARGS, "--no-browser", "--ip=127.0.0.1",
-               f"--port={port}", f"--IdentityProvider.token={TOKEN}", "--ServerApp.allow_root=True"]
-    log = open(root / "server.log", "wb")
-    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={TOKEN}", process, time.monotonic() + 60)
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token={TOKEN}", timeout=10) as r:
-            top = {item["name"] for item in json.load(r)["content"]}
+    with jupyter_lab(root, MAIN_COMMAND_ARGS) as (url, top):
         assert "notebooks" in top, f"JupyterLab is not rooted above notebooks/: it shows {sorted(top)}"
-        yield f"http://127.0.0.1:{port}", root
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
+        yield url, root
 
 
 def test_first_cells_of_the_first_notebook_run_in_the_browser(lab):

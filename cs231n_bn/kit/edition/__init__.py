@@ -2,7 +2,7 @@
 
 Modules:
   markers    find the solution regions of one source text, turn them into stubs, put them back
-  notebooks  the same for notebooks: code-cell regions, inline-question answers, stored outputs
+  notebooks  the same for notebooks: code-cell regions, inline-question answers, outputs that show solutions
   tree       the files of an edition, the leak scan, and writing a tree atomically
   similarity the leak scan's second half: shipped code that implements a solution region, names aside
   release    ``python -m cs231n_bn release``: build the student edition

@@ -6,15 +6,18 @@ NAME``. Everything comes from the same solution regions as ``release``:
 
 - ``source/NAME/*.ipynb``: the notebooks of the solution edition with nbgrader cell metadata. A code cell holding
   solution regions is a solution cell (nbgrader replaces each region by a stub, keeping its TODO line); an
-  inline-question answer is a manually graded solution cell with points; each numbered section whose package
+  inline-question answer is a manually graded solution cell with points, and so is a prediction cell (a code cell
+  tagged ``prediction``: the student's prediction before an experiment, 1 point for being there); each numbered
+  section whose package
   functions have self-checks ends with a locked, autograded test cell that runs those checks on the submitted
   package and scores one point per passing check. Outputs that would show solution code are removed, as in the
-  student edition; the other reference outputs stay for ``pytest --nbval``.
-- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed), since nbgrader
-  only rewrites notebooks and copies every other file as it is.
+  student edition; nbgrader's ClearOutput clears the rest from the released notebooks, as for any assignment.
+- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed, the reference
+  outputs that notebook validation compares with in ``kit/reference/``), since nbgrader only rewrites notebooks and
+  copies every other file as it is.
 - ``nbgrader_config.py``: the course root, the data folder for the kernels, a cell timeout that fits the longest
   training cell, ``exclude_overwriting`` for the package files students complete (so that autograde grades the
-  submitted copies; every other file is put back from source/), and the kit's stubs and output handling.
+  submitted copies; every other file is put back from source/), and the kit's stubs.
 
 Run it again with --force after changing the notebooks or the package; other assignments, the gradebook and
 submissions in COURSE are left alone.
@@ -22,34 +25,31 @@ submissions in COURSE are left alone.
 
 import argparse
 import ast
-import contextlib
 import importlib.util
-import io
 import math
-import random
 import re
 import sys
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import nbformat
 
 from cs231n_bn.kit.atomic import atomic_write
 from cs231n_bn.kit.data.store import ROOT_ENV, default_root
 
+from ..grading.plan import PACKAGE, grading_plan, notebook_order, notebook_sections, package_regions
 from .markers import BEGIN, END, MarkerError, find_regions
 from .notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
 from .tree import (SOURCE_ROOT, ReleaseError, StudentEdition, build_student_edition, find_leaks, installed_copy_error,
                    write_tree)
 
-PACKAGE = "cs231n_bn"
 DEFAULT_ASSIGNMENT = "bn"
 NBGRADER_VERSION = "0.9.6"  # the version this course layout is tested with
 
-POINTS_PER_CHECK = 1
 POINTS_PER_ANSWER = 2       # an answer cell's own "points" metadata wins
+POINTS_PER_PREDICTION = 1   # a prediction cell (tag "prediction"): graded by hand for being there, not for being right
+PREDICTION_TAG = "prediction"
 CODE_STUB = 'raise NotImplementedError("write the code the TODO above asks for")'
 
 # The cell timeout: the longest cell the notebooks' last clean run recorded, times a margin for a busy grading
@@ -62,9 +62,6 @@ CONFIG_NAME = "nbgrader_config.py"
 CONFIG_HEADER = "# nbgrader configuration of a cs231n_bn course"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-_HEADING = re.compile(r"^#{1,2}\s+\S")                        # a title or a section: ends the section before it
-_SECTION = re.compile(r"^##\s+(?P<number>\d+)\.?\s+(?P<title>\S.*?)\s*$")
-_TODO_WHERE = re.compile(r"\((?P<notebook>[^(),]+\.ipynb),\s*section\s+(?P<number>\d+)")
 
 
 class CourseError(Exception):
@@ -73,21 +70,6 @@ class CourseError(Exception):
     def __init__(self, problems):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
-
-
-@dataclass(frozen=True)
-class Section:
-    """One autograded test cell: the self-checks of one numbered notebook section."""
-
-    notebook: str    # e.g. "BatchNormalization.ipynb"
-    number: str      # "2"; "" for a notebook without numbered sections
-    title: str
-    checks: tuple    # names of checks.CHECKS entries, in registry order
-    points: int
-
-    @property
-    def grade_id(self):
-        return f"checks-section-{self.number}" if self.number else "checks"
 
 
 @dataclass
@@ -106,116 +88,6 @@ class Course:
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# The grading plan: which checks each notebook section scores
-
-def notebook_order(names):
-    """Notebook file names in the order students meet them (checks.NOTEBOOK_ORDER), any others after, sorted."""
-    from .checks import NOTEBOOK_ORDER
-    known = [name for name in NOTEBOOK_ORDER if name in names]
-    return known + sorted(set(names) - set(known))
-
-
-def notebook_sections(nb):
-    """The numbered top-level sections ("## N. Title") of a notebook.
-
-    Returns a list of (number, title, start, end): the heading cell's index and the index of the next title or
-    level-2 heading (or the number of cells), so that cells start..end-1 make up the section.
-    """
-    heads = []
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "markdown":
-            continue
-        for line in cell.source.splitlines():
-            if _HEADING.match(line):
-                heads.append((index, _SECTION.match(line)))
-                break
-    sections = []
-    for k, (index, match) in enumerate(heads):
-        if match is not None:
-            end = heads[k + 1][0] if k + 1 < len(heads) else len(nb.cells)
-            sections.append((match.group("number"), match.group("title"), index, end))
-    return sections
-
-
-def package_regions(root):
-    """(path, Region) for every solution region in the package's .py files under ``root``, in path order."""
-    found = []
-    for path in sorted((Path(root) / PACKAGE).rglob("*.py")):
-        rel = path.relative_to(root).as_posix()
-        if "__pycache__" in path.parts:
-            continue
-        found += [(rel, region) for region in find_regions(path.read_text(encoding="utf-8"), rel,
-                                                           require_function=True)]
-    return found
-
-
-def check_section(check, regions, nb, sections):
-    """The number of the section that asks for the function ``check`` checks, or None if no section says so.
-
-    The check's own ``section`` if the registry gives one; else the section the TODO of the checked function names
-    (the first one, for a function several sections ask for, like FullyConnectedNet.loss); else the first section
-    whose code calls the function.
-    """
-    numbers = [number for number, _, _, _ in sections]
-    own = re.match(r"\D*(\d+)", str(getattr(check, "section", "") or ""))
-    if own and own.group(1) in numbers:
-        return own.group(1)
-    owner = re.split(r"[ .]", check.name, maxsplit=1)[0]      # "layers", "layer_utils", "FullyConnectedNet"
-    named = []
-    for path, region in regions:
-        parts = region.function.split(".")
-        if parts[-1] not in check.functions or owner not in (PurePosixPath(path).stem, parts[0]):
-            continue
-        where = _TODO_WHERE.search(region.todo_text)
-        if where and where.group("notebook") == check.notebook and where.group("number") in numbers:
-            named.append(int(where.group("number")))
-    if named:
-        return str(min(named))
-    callees = [owner] if owner[:1].isupper() else [name for name in check.functions if not name.startswith("_")]
-    calls = re.compile(r"\b(?:" + "|".join(map(re.escape, callees)) + r")\s*\(")
-    for number, _, start, end in sections:
-        if any(cell.cell_type == "code" and calls.search(cell.source) for cell in nb.cells[start:end]):
-            return number
-    return None
-
-
-def grading_plan(root, notebooks):
-    """The autograded sections of ``notebooks`` (file names under root/notebooks), in notebook order.
-
-    Returns a list of Section: one per numbered section that scores at least one self-check, with
-    POINTS_PER_CHECK points per check. A check goes to the section that asks for its function (check_section);
-    one that no section names (a helper the notebook never calls itself) goes with the next check of its notebook
-    in the registry's order (the one that uses it), else the previous one, else the last section. A notebook
-    without numbered sections gets one Section (number "").
-    """
-    from .checks import CHECKS
-    root = Path(root)
-    regions = package_regions(root)
-    plan = []
-    for name in notebook_order(notebooks):
-        nb = nbformat.read(str(root / "notebooks" / name), as_version=nbformat.NO_CONVERT)
-        sections = notebook_sections(nb) or [("", _title(nb, name), 0, len(nb.cells))]
-        entries = [entry for entry in CHECKS if entry.notebook == name]
-        found = [check_section(entry, regions, nb, sections) for entry in entries]
-        by_number = {number: [] for number, _, _, _ in sections}
-        for k, entry in enumerate(entries):
-            later = [number for number in found[k:] if number is not None]
-            earlier = [number for number in found[:k] if number is not None]
-            number = later[0] if later else earlier[-1] if earlier else sections[-1][0]
-            by_number[number].append(entry.name)
-        plan += [Section(name, number, title, tuple(by_number[number]), POINTS_PER_CHECK * len(by_number[number]))
-                 for number, title, _, _ in sections if by_number[number]]
-    return plan
-
-
-def _title(nb, name):
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.startswith("# "):
-            return cell.source.splitlines()[0][2:].strip()
-    return name
-
-
-# ----------------------------------------------------------------------------------------------------------------
 # The course notebooks
 
 def test_cell(section):
@@ -226,7 +98,8 @@ def test_cell(section):
               f"run on the cs231n_bn package in this folder,\n"
               f"# one point per check that passes (the number printed last). `python -m cs231n_bn check` runs the "
               f"same checks.\n"
-              f"from cs231n_bn.kit.edition.nbgrader import grade\n\n"
+              f"# When your work is graded, the grader runs them itself, outside this notebook.\n"
+              f"from cs231n_bn.kit.grading.engines.nbgrader import grade\n\n"
               f"grade([{names}\n])")
     cell = nbformat.v4.new_code_cell(source)
     cell.id = section.grade_id
@@ -275,7 +148,14 @@ def course_notebook(solution_text, student_text, path, sections, redacted):
         if cell.cell_type == "code":
             regions = find_regions(cell.source, where)
             marker_lines = {line for region in regions for line in (region.begin, region.end)}
-            if regions:
+            if regions and PREDICTION_TAG in cell.metadata.get("tags", []):
+                grade_id = new_id("prediction", index)
+                cell.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=True, solution=True, locked=False,
+                                                               points=POINTS_PER_PREDICTION)
+                ids.add(grade_id)
+                answers.append((grade_id, POINTS_PER_PREDICTION))
+                solutions += 1
+            elif regions:
                 grade_id = new_id("solution", index)
                 cell.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=False, solution=True, locked=False)
                 ids.add(grade_id)
@@ -356,7 +236,7 @@ def build_course(root, assignment, notebooks=None):
         if path.startswith(PACKAGE + "/"):
             course.files[path] = data
             course.modes[path] = edition.modes.get(path, 0o644)
-    grader = f"{PACKAGE}/kit/edition/nbgrader.py"
+    grader = f"{PACKAGE}/kit/grading/engines/nbgrader.py"
     if grader not in course.files:
         raise CourseError([f"{grader}: not among the edition's files (git ls-files), yet the test cells import it; "
                            f"commit it first"])
@@ -413,22 +293,22 @@ and they are graded as you submit them:
 """
 
 
-def config_text(assignments, student_files, data, timeout, longest_cell=None):
-    """The text of nbgrader_config.py."""
+def config_text(assignments, student_files, data, timeout, longest_cell=None, plan=None):
+    """The text of nbgrader_config.py; ``plan``: notebook name (no .ipynb) -> {grade_id: [check names]}."""
     why = (f"{longest_cell[0]:.0f} s, {longest_cell[1]} cell {longest_cell[2]}, in the notebooks' last recorded run"
            if longest_cell else "no timings recorded in the notebooks")
     return f'''{CONFIG_HEADER} (written by `python -m cs231n_bn nbgrader`; run it again with --force to update).
 # From this folder: nbgrader generate_assignment NAME, nbgrader autograde NAME, nbgrader generate_feedback NAME.
 import os
+import sys
 
-from nbgrader.converters import GenerateAssignment
-from nbgrader.preprocessors import ClearOutput
-
-# The assignments built from the kit, the package files students complete, the data folder, the cell timeout.
+# The assignments built from the kit, the package files students complete, the data folder, the cell timeout, and
+# the checks each autograded cell scores.
 ASSIGNMENTS = {sorted(assignments)!r}
 STUDENT_FILES = {sorted(student_files)!r}
 DATA = {str(data)!r}
 CELL_TIMEOUT = {int(timeout)}
+PLAN = {plan or {}!r}
 
 c = get_config()  # noqa: F821 (nbgrader defines get_config when it reads this file)
 c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
@@ -443,22 +323,30 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 c.ExecutePreprocessor.timeout = CELL_TIMEOUT
 
 # autograde keeps the submitted copies of the files students complete; every other file of source/NAME/ (the rest
-# of the package, the self-checks the test cells run) is put back from source/.
+# of the package, the grader and its checks) is put back from source/.
 c.Autograde.exclude_overwriting = {{name: STUDENT_FILES for name in ASSIGNMENTS}}
+
+# The autograded cells are scored by the kit's grader, run as a process of its own from source/NAME/ on the
+# submitted package, never by the notebook's kernel (GradeCells replaces their outputs after Execute), and a
+# notebook with no autograded cell is not executed (SkipUngraded).
+sys.path.insert(0, os.path.join(c.CourseDirectory.root, "source", ASSIGNMENTS[0]))
+from cs231n_bn.kit.grading.engines.nbgrader import GradeCells, SkipUngraded  # noqa: E402
+from nbgrader.converters import Autograde  # noqa: E402
+from nbgrader.preprocessors import Execute  # noqa: E402
+
+c.GradeCells.plan = PLAN
+c.GradeCells.source = os.path.join(c.CourseDirectory.root, "source")
+c.Autograde.autograde_preprocessors = [
+    preprocessor for step in Autograde.class_traits()["autograde_preprocessors"].default()
+    for preprocessor in ([SkipUngraded, GradeCells] if step is Execute else [step])
+]
+sys.path.pop(0)
 
 # The kit's solution markers, and what replaces them in the released notebooks.
 c.ClearSolutions.begin_solution_delimeter = {BEGIN!r}
 c.ClearSolutions.end_solution_delimeter = {END!r}
 c.ClearSolutions.code_stub = {{"python": {CODE_STUB!r}}}
 c.ClearSolutions.text_stub = {ANSWER_PLACEHOLDER!r}
-
-# The released notebooks keep the reference outputs of the solution run (what `pytest --nbval` compares a
-# student's run with; outputs that would show solution code were removed when the course was built).
-# autograde still clears the submitted outputs before it runs a notebook.
-c.GenerateAssignment.preprocessors = [
-    preprocessor for preprocessor in GenerateAssignment.class_traits()["preprocessors"].default()
-    if preprocessor is not ClearOutput
-]
 '''
 
 
@@ -480,6 +368,7 @@ def read_config(path):
                 continue
     if not {"ASSIGNMENTS", "STUDENT_FILES", "CELL_TIMEOUT"} <= set(values):
         return None
+    values.setdefault("PLAN", {})
     return values
 
 
@@ -501,71 +390,20 @@ def write_course(course, out, force=False, data=None):
                            f"releases and submissions stay)"])
     assignments, student_files, timeout = {course.assignment}, set(course.student_files), course.timeout
     longest = course.longest_cell
+    plan = {}
     if previous:
         assignments |= set(previous["ASSIGNMENTS"])
         student_files |= set(previous["STUDENT_FILES"])
+        plan.update(previous["PLAN"])
         if previous["CELL_TIMEOUT"] > timeout:
             timeout, longest = previous["CELL_TIMEOUT"], None
+    for section in course.sections:
+        plan.setdefault(Path(section.notebook).stem, {})[section.grade_id] = list(section.checks)
     edition = StudentEdition(files=course.files, modes=course.modes)
     write_tree(edition, target, force=force)
     data = Path(default_root() if data is None else data).absolute()
-    atomic_write(config_path, config_text(assignments, student_files, data, timeout, longest).encode("utf-8"))
+    atomic_write(config_path, config_text(assignments, student_files, data, timeout, longest, plan).encode("utf-8"))
     return config_path
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# What the test cells run
-
-def grade(names):
-    """Run the self-checks ``names`` on the cs231n_bn package in the working directory; return how many passed.
-
-    This is an autograded test cell's score (nbgrader reads a number the cell returns as partial credit). Prints
-    one line per check, as ``python -m cs231n_bn check`` does. The student's code writes nothing to stderr
-    meanwhile (nbgrader scores a cell that does 0), its warnings are recorded, and the global random states are
-    restored afterwards, so that the notebook's later cells print what they printed before.
-
-    Inputs:
-    - names: list of check names (checks.CHECKS entries)
-
-    Returns:
-    - passed: int, the number of checks that passed
-    Raises RuntimeError if cs231n_bn is imported from anywhere but the notebook's folder (the submitted package).
-    """
-    import numpy as np
-
-    import cs231n_bn
-    from .check import FAILED, PASSED, Outcome, run_check
-    from .checks import CHECKS
-
-    package = Path(cs231n_bn.__file__).resolve().parent
-    if package.parent != Path.cwd().resolve():
-        raise RuntimeError(f"cs231n_bn is imported from {package}, not from the folder of this notebook "
-                           f"({Path.cwd().resolve()}): restart the kernel from this folder")
-    registry = {entry.name: entry for entry in CHECKS}
-    unknown = [name for name in names if name not in registry]
-    if unknown:
-        raise ValueError(f"no self-check named {', '.join(map(repr, unknown))}; see python -m cs231n_bn check --list")
-    width = max(len(name) for name in names)
-    passed = 0
-    states = np.random.get_state(), random.getstate()
-    try:
-        for name in names:
-            with warnings.catch_warnings(record=True) as caught, contextlib.redirect_stderr(io.StringIO()):
-                warnings.simplefilter("always")
-                try:
-                    outcome = run_check(registry[name])
-                except (SystemExit, GeneratorExit) as error:
-                    outcome = Outcome(name, FAILED, f"{type(error).__name__}: the code under test tried to stop")
-            line = outcome.line(width)
-            if caught:
-                line += f" ({len(caught)} warning{'s' if len(caught) != 1 else ''}: {caught[0].message})"
-            print(line)
-            passed += outcome.status == PASSED
-    finally:
-        np.random.set_state(states[0])
-        random.setstate(states[1])
-    print(f"{passed} of {len(names)} checks passed")
-    return passed
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -624,9 +462,11 @@ def summary(course, out, config):
     for name in notebook_order(list(course.answers)):
         sections = [s for s in course.sections if s.notebook == name]
         graded = ", ".join(f"{s.number or 'all'}: {s.points}" for s in sections) or "none"
-        lines.append(f"  {name}: autograded points by section {graded}; {len(course.answers[name])} inline "
-                     f"questions ({sum(p for _, p in course.answers[name])} points, graded by hand); "
-                     f"{course.solution_cells[name]} solution cells")
+        answers = course.answers[name]
+        predictions = sum(grade_id.startswith("prediction-") for grade_id, _ in answers)
+        lines.append(f"  {name}: autograded points by section {graded}; {len(answers) - predictions} inline "
+                     f"questions and {predictions} predictions ({sum(p for _, p in answers)} points, graded by "
+                     f"hand); {course.solution_cells[name]} solution cells")
     lines.append(f"  total: {auto} autograded points, {manual} graded by hand")
     lines.append(f"  students complete (graded as submitted): {', '.join(course.student_files)}")
     data = default_root()

@@ -1,10 +1,11 @@
-"""Notebooks in the student edition: stubbed code cells, cleared answers, reference outputs kept.
+"""Notebooks in the student edition: stubbed code cells, cleared answers, redacted reference outputs.
 
-The student notebook keeps every stored output of the solution run, because that is what ``pytest --nbval``
-compares a student's run against. Inputs lose their solution regions (as in .py files), inline-question answers
-(markdown cells whose metadata says ``nbgrader.solution: true``) get a placeholder, and an output that would show
-solution code (a cell printing source, a traceback or warning quoting a solution line) is removed, its cell tagged
-``nbval-ignore-output`` so that nbval does not expect it back.
+Inputs lose their solution regions (as in .py files), inline-question answers (markdown cells whose metadata says
+``nbgrader.solution: true``) get a placeholder, and an output of the solution run that would show solution code (a
+cell printing source, a traceback or warning quoting a solution line) is removed, its cell tagged
+``nbval-ignore-output`` so that nbval does not expect it back. The release then moves the remaining outputs, the
+reference that ``pytest notebooks/NB.ipynb`` compares a student's run with, into the notebook's reference file
+(``cs231n_bn.kit.reference.store``): the student notebook ships without outputs.
 """
 
 import copy

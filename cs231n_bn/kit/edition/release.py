@@ -1,9 +1,10 @@
 """``python -m cs231n_bn release --out DIR``: build the student edition of this solution edition.
 
 The student edition is the same tree (the files git tracks) with every solution region replaced by a stub that
-raises NotImplementedError, inline-question answers cleared, and the notebooks' reference outputs kept for
-``pytest --nbval``. Every file is checked before anything is written; the tree is written next to DIR and
-renamed into place, so DIR either holds a complete student edition or is left as it was.
+raises NotImplementedError, inline-question answers cleared, and the notebooks without outputs: their reference
+outputs, which ``pytest notebooks/NB.ipynb`` compares a student's run with, are kept out of the student's way in
+``cs231n_bn/kit/reference/NAME.json``. Every file is checked before anything is written; the tree is written next to
+DIR and renamed into place, so DIR either holds a complete student edition or is left as it was.
 """
 
 import argparse
@@ -87,12 +88,19 @@ def summary(edition, out):
     lines = [f"Student edition written to {out}: {len(edition.files) + len(edition.links)} files",
              f"  python: {edition.py_stubs} solution regions stubbed in {edition.py_files} files",
              f"  notebooks: {edition.notebooks}; {edition.notebook_stubs} regions stubbed in {edition.stubbed_cells} "
-             f"cells; {edition.answers} inline-question answers cleared; reference outputs kept",
+             f"cells; {edition.answers} inline-question answers cleared; outputs cleared, the reference outputs kept in "
+             f"{_folder(edition.references)}",
              f"  leak scan: {len(edition.secrets)} distinct solution lines searched for, none found"]
     if edition.redacted:
         lines.append(f"  outputs removed because they showed solution code (cells tagged nbval-ignore-output): "
                      f"{', '.join(edition.redacted)}")
     return "\n".join(lines)
+
+
+def _folder(paths):
+    """The folder of the reference files, with their number."""
+    folders = sorted({path.rsplit("/", 1)[0] for path in paths})
+    return f"{', '.join(folders) or 'no folder'}/ ({len(paths)} file{'s' if len(paths) != 1 else ''})"
 
 
 def _zip(out):

@@ -2,7 +2,10 @@
 
 Both carry the verdicts and messages of the terminal table (``passed``, ``not yet implemented`` with where to look,
 ``FAILED`` with the first reason), in the same order:
-- ``--format markdown`` prints the table as markdown (for ``$GITHUB_STEP_SUMMARY``) instead of the terminal lines;
+- ``--format markdown`` prints the table as markdown instead of the terminal lines; ``--markdown FILE`` appends it
+  to FILE (``$GITHUB_STEP_SUMMARY``: the grader writes it itself, so no pipe is needed);
+- ``--format json`` prints one JSON object (every check's verdict and reason, the summary): what the nbgrader and
+  Gradescope engines read;
 - ``--junit FILE`` writes one JUnit test case per check (FAILED is a failure; not yet implemented is skipped, or a
   failure with --strict; a check an interrupted run did not reach is skipped);
 - ``--ready-notebooks FILE`` writes the notebooks whose functions all pass, one path a line (a notebook is ready
@@ -17,7 +20,7 @@ from cs231n_bn.kit.atomic import atomic_write
 
 from .checks import NOTEBOOK_ORDER
 
-FORMATS = ("text", "markdown")
+FORMATS = ("text", "markdown", "json")
 VERDICT_ICONS = {"passed": "✅", "not yet implemented": "⏳", "FAILED": "❌"}
 
 EXIT_CODES = """exit codes:
@@ -30,8 +33,10 @@ EXIT_CODES = """exit codes:
 def add_arguments(parser):
     """The output options of ``check`` (and the exit codes, in its --help)."""
     parser.add_argument("--format", choices=FORMATS, default="text",
-                        help="text: the terminal table (default); markdown: the same table in markdown, e.g. for "
-                             ">> $GITHUB_STEP_SUMMARY")
+                        help="text: the terminal table (default); markdown: the same table in markdown; json: one "
+                             "JSON object with every verdict")
+    parser.add_argument("--markdown", type=Path, metavar="FILE",
+                        help="also append the table in markdown to FILE (e.g. \"$GITHUB_STEP_SUMMARY\")")
     parser.add_argument("--junit", type=Path, metavar="FILE",
                         help="also write the verdicts as JUnit XML to FILE (one test case per check)")
     parser.add_argument("--ready-notebooks", type=Path, metavar="FILE",
@@ -60,21 +65,39 @@ def select(checks, names, exact):
     return [c for c in checks if any(word in c.name for word in names)]
 
 
-def write(args, entries, outcomes, summary, strict=False):
+def write(args, entries, outcomes, summary, strict=False, tree=None):
     """Everything the output options ask for, once the run is over.
 
     Inputs:
-    - args: the parsed arguments (format, junit, ready_notebooks)
+    - args: the parsed arguments (format, markdown, junit, ready_notebooks)
     - entries: the checks the run covered, in order; outcomes: the Outcome of each one that ran, in order
       (fewer than entries when interrupted)
     - summary: the terminal summary line ("3 passed, 1 failed, ...")
+    - tree: the folder of the package under test (its notebooks/ for --ready-notebooks)
     """
     if args.format == "markdown":
         print(markdown(entries, outcomes, summary, strict), flush=True)
+    if args.format == "json":
+        print(as_json(entries, outcomes, summary), flush=True)
+    if args.markdown is not None:
+        with open(args.markdown, "a", encoding="utf-8") as file:
+            file.write(markdown(entries, outcomes, summary, strict) + "\n")
     if args.junit is not None:
         _atomic_text(args.junit, junit(entries, outcomes, strict))
     if args.ready_notebooks is not None:
-        _atomic_text(args.ready_notebooks, "".join(f"{path}\n" for path in ready_notebooks(entries, outcomes)))
+        folder = None if tree is None else Path(tree) / "notebooks"
+        _atomic_text(args.ready_notebooks, "".join(f"{path}\n" for path in ready_notebooks(entries, outcomes, folder)))
+
+
+def as_json(entries, outcomes, summary):
+    """One JSON object: {"summary": ..., "checks": [{"name", "notebook", "status", "reason"}, ...]} (checks an
+    interrupted run did not reach have status "not run")."""
+    import json
+    ran = {outcome.name: outcome for outcome in outcomes}
+    return json.dumps({"summary": summary, "checks": [
+        {"name": entry.name, "notebook": entry.notebook,
+         "status": ran[entry.name].status if entry.name in ran else "not run",
+         "reason": ran[entry.name].reason if entry.name in ran else ""} for entry in entries]})
 
 
 def _cell(text):
@@ -145,8 +168,7 @@ def ready_notebooks(entries, outcomes, folder=None):
     from .checks import CHECKS
 
     if folder is None:
-        import cs231n_bn
-        folder = Path(cs231n_bn.__file__).resolve().parents[1] / "notebooks"
+        folder = Path(__file__).resolve().parents[3] / "notebooks"
     passed = {o.name for o in outcomes if o.status == "passed"}
     if [c.name for c in entries] != [c.name for c in CHECKS]:
         return []
