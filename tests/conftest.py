@@ -72,3 +72,21 @@ def filled_runs(pytestconfig):
     """(folder of the background runs, their process); None when nothing was started."""
     started = pytestconfig.stash.get(BACKGROUND, None)
     return None if started is None else started[:2]
+
+
+@pytest.fixture(scope="session")
+def student_release(tmp_path_factory):
+    """(solution snapshot, StudentEdition, student tree): this repository released once (release_repository), for
+    the tests of the student edition as a product (test_student_edition.py, test_hosted.py). Skips in the student
+    edition, which has nothing to release, and without git."""
+    from cs231n_bn.kit.edition.tree import ReleaseError
+    from fixtures.editions import release_repository
+
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("the release of this repository needs its git checkout")
+    try:
+        return release_repository(REPO, tmp_path_factory.mktemp("student-release"))
+    except ReleaseError as error:
+        if "looks like a student edition already" in str(error):
+            pytest.skip("this is the student edition: there is nothing to release")
+        raise

@@ -22,9 +22,8 @@ from cs231n_bn.kit.edition import markers, student_ci
 from cs231n_bn.kit.edition.markers import MarkerError, find_regions, restore, stub_text
 from cs231n_bn.kit.edition.notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
 from cs231n_bn.kit.edition.release import main as release_main
-from cs231n_bn.kit.edition.tree import (build_student_edition, compare_editions, edition_files, never_released,
+from cs231n_bn.kit.edition.tree import (compare_editions, edition_files, never_released,
                                     restore_tree, scan_tree, secret_lines)
-from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_GIT = shutil.which("git") is not None
@@ -660,23 +659,12 @@ def test_out_in_a_really_read_only_folder_is_a_clear_error(solution, tmp_path, c
 # ---------------------------------------------------------------------------------------------------------------
 # This repository
 
-def _is_student_edition():
-    try:
-        build_student_edition(REPO)
-    except Exception as error:  # noqa: BLE001 - any failure here is reported by the test below
-        return "looks like a student edition already" in str(error)
-    return False
-
-
 @pytest.fixture(scope="module")
-def repo_release(tmp_path_factory):
+def repo_release(student_release):
     """(solution snapshot, StudentEdition, student tree): this repository's tracked files copied once, so that
-    edits made meanwhile in the checkout do not race the comparisons, then released."""
-    if not (REPO / ".git").exists() or not HAS_GIT:
-        pytest.skip("this repository's release needs its git checkout")
-    if _is_student_edition():
-        pytest.skip("this is the student edition: there is nothing to release")
-    snapshot, edition, student = release_repository(REPO, tmp_path_factory.mktemp("repo-release"))
+    edits made meanwhile in the checkout do not race the comparisons, then released: the session's one release
+    (tests/conftest.py), which skips in the student edition and without git."""
+    snapshot, edition, student = student_release
     assert edition_files(snapshot) == edition_files(REPO)
     return snapshot, edition, student
 
