@@ -1,8 +1,8 @@
 """The build backend (pyproject.toml): setuptools, except that the solution edition is never packaged by mistake.
 
 A wheel or sdist of the solution edition would hold every solution, and a wheel is what gets published (a course
-page, a package index, a JupyterHub image). So ``build_wheel`` and ``build_sdist`` refuse to run while any file of
-the package holds a solution region (a ``### BEGIN SOLUTION`` line), naming the files and the two ways out:
+page, a package index, a JupyterHub image). So the hooks that build (or prepare) a wheel or an sdist refuse to run
+while any file of the package holds a solution region (a ``### BEGIN SOLUTION`` line), naming the files and the two ways out:
 
 - the student edition's wheel: ``python -m cs231n_bn release --out DIR --wheel`` (its regions are stubs);
 - this one anyway, for the course's own use: the environment variable CS231N_BN_BUILD_SOLUTION=1.
@@ -58,9 +58,24 @@ def refuse_solution_edition(kind, root="."):
         f"students, set the environment variable {ALLOW}=1.")
 
 
+def get_requires_for_build_wheel(config_settings=None):
+    refuse_solution_edition("wheel")  # the first hook pip calls: stop before anything is prepared
+    return _setuptools.get_requires_for_build_wheel(config_settings)
+
+
+def prepare_metadata_for_build_wheel(metadata_directory, config_settings=None):
+    refuse_solution_edition("wheel")
+    return _setuptools.prepare_metadata_for_build_wheel(metadata_directory, config_settings)
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     refuse_solution_edition("wheel")
     return _setuptools.build_wheel(wheel_directory, config_settings, metadata_directory)
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    refuse_solution_edition("source distribution")
+    return _setuptools.get_requires_for_build_sdist(config_settings)
 
 
 def build_sdist(sdist_directory, config_settings=None):
