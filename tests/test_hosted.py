@@ -98,7 +98,7 @@ def run_notebook(nb, folder, env):
 
 @pytest.fixture(scope="module")
 def hosted_runs(student_release, tmp_path_factory):
-    """(root, environment, server, executed notebooks by name) after the hosted runs."""
+    """(root, the environment's folder, the requests the data mirror served, the executed notebooks by name)."""
     from fixtures.solutions.fill import fill_copy
 
     solution, _, student = student_release

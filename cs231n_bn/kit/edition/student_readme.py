@@ -156,7 +156,7 @@ def notebook_table(notebooks):
     """The README's list of the notebooks in order, each with the table of what it asks for."""
     out = []
     for number, notebook in enumerate(notebooks, 1):
-        out += [f"### {number}. `{notebook.path}`: {notebook.title}", ""]
+        out += [f"### {number}. `{PurePosixPath(notebook.path).name}`: {notebook.title}", ""]
         tasks = notebook.ordered_tasks()
         if tasks:
             out += ["| section | where | what you write |", "| --- | --- | --- |"]
@@ -247,7 +247,8 @@ def render(files, setup=None):
         "",
         "## The notebooks, in order, and what each asks of you",
         "",
-        "Sections are the notebook's numbered headings; the TODO line above each stub names the same section.",
+        "The notebooks are in `notebooks/`. Sections are their numbered headings; the TODO line above each stub names",
+        "the same section.",
         "",
     ]
     lines += notebook_table(notebooks)
