@@ -13,8 +13,9 @@ this one (fixtures/environments.py: what a hosted image provides, and what pip w
 no package index: the set-up cell's ``%pip install`` installs the wheel itself, from its path, and nothing else.
 Notebooks run in a folder that holds them alone, with a home and cache folder of their own.
 
-Cost: about 30 s (the wheel's build about 6, Dropout.ipynb up to its first use of the data about 6 with the
-install and the download, NormalizationFamily.ipynb top to bottom about 15), the suite's release shared.
+Cost: about 17 CPU seconds (the wheel's build about 3.5, NormalizationFamily.ipynb top to bottom about 6.5, the
+rest Dropout.ipynb up to its first use of the data with the install and the download, and the environment), the
+suite's release shared.
 """
 
 import gzip

@@ -53,6 +53,8 @@ class Task:
 
 @dataclass
 class Notebook:
+    """One notebook of the edition: its path, its title (first heading), its tasks and its inline questions."""
+
     path: str
     title: str
     tasks: dict = field(default_factory=dict)   # (section, where, extends) -> Task
