@@ -92,3 +92,10 @@ def filled_runs(pytestconfig):
     """(folder of the background runs, their process); None when nothing was started."""
     started = pytestconfig.stash.get(BACKGROUND, None)
     return None if started is None else started[:2]
+
+
+@pytest.fixture(scope="session")
+def student_release(repo_release):
+    """The same release, by the name the tests of the student edition as a product use (test_student_edition.py,
+    test_hosted.py, test_browser.py)."""
+    return repo_release

@@ -34,8 +34,6 @@ import pytest
 from cs231n_bn.kit.edition import markers
 from cs231n_bn.kit.grading import runner
 from cs231n_bn.kit.grading.checks import CHECKS
-from cs231n_bn.kit.edition.tree import ReleaseError
-from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
@@ -64,12 +62,10 @@ def _fixture(name):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    """(solution snapshot, student edition): this repository's files, and their release."""
-    try:
-        snapshot, _, student = release_repository(REPO, tmp_path_factory.mktemp("student-solutions"))
-    except ReleaseError as error:
-        pytest.fail(f"the release of this repository failed:\n{error}")
+def released(student_release):
+    """(solution snapshot, student edition): this repository's files, and their release (the session's one
+    release, tests/conftest.py)."""
+    snapshot, _, student = student_release
     return snapshot, student
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from .hosted import is_setup_cell
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_text, stub_compiles
 
 ANSWER_PLACEHOLDER = "**Answer:** *Write your answer here.*"
@@ -122,14 +123,16 @@ def write_notebook(student):
 def restore_notebook(solution_text, student_text, path):
     """Put the solution back into a student notebook: code-cell regions, answers, and redacted outputs.
 
-    Returns the restored NotebookNode. Raises MarkerError if the two notebooks do not line up cell by cell.
+    Returns the restored NotebookNode (with the release's set-up cell, if it has one: see hosted.py). Raises
+    MarkerError if the two notebooks do not line up cell by cell.
     """
     solution = nbformat.reads(solution_text, as_version=nbformat.NO_CONVERT)
     student = nbformat.reads(student_text, as_version=nbformat.NO_CONVERT)
-    if len(solution.cells) != len(student.cells):
-        raise MarkerError(path, 1, f"the student notebook has {len(student.cells)} cells, the solution "
+    cells = [cell for cell in student.cells if not is_setup_cell(cell)]  # the release's set-up cell stays as it is
+    if len(solution.cells) != len(cells):
+        raise MarkerError(path, 1, f"the student notebook has {len(cells)} cells, the solution "
                                    f"{len(solution.cells)}")
-    for index, (ref, cell) in enumerate(zip(solution.cells, student.cells)):
+    for index, (ref, cell) in enumerate(zip(solution.cells, cells)):
         where = f"{path}, cell {index}"
         if ref.cell_type != cell.cell_type:
             raise MarkerError(where, 1, f"a {cell.cell_type} cell where the solution has a {ref.cell_type} cell")

@@ -22,7 +22,7 @@ from cs231n_bn.kit.atomic import new_file_mode
 from cs231n_bn.kit.data.store import checkout_root
 from cs231n_bn.kit.reference import store as reference_store
 
-from . import student_ci
+from . import hosted, student_ci, student_files
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
@@ -141,11 +141,12 @@ class StudentEdition:
     references: list = field(default_factory=list)      # the reference files written (kit/reference/NAME.json)
 
 
-def build_student_edition(root):
+def build_student_edition(root, setup=None):
     """Read the solution edition at ``root`` and build the student edition in memory.
 
     Checks every file before anything is produced: a malformed region anywhere, a leak, or a tree without any
-    solution region raises ReleaseError listing every problem (file and line).
+    solution region raises ReleaseError listing every problem (file and line). ``setup`` (a hosted.Setup) says
+    what the notebooks' set-up cell installs (default: hosted.Setup(), nothing published).
     """
     root = Path(root)
     edition, problems = StudentEdition(), []
@@ -213,6 +214,8 @@ def build_student_edition(root):
         redact_outputs(student, edition.secrets)
         edition.redacted += [f"{path}, cell {index}" for index in student.redacted_cells]
         problems += _move_reference_outputs(path, student, solution_notebooks[path], edition)
+        if student_files.applies_to(root):
+            hosted.add_setup_cell(student.notebook, setup or hosted.Setup())
         try:
             edition.files[path] = write_notebook(student).encode("utf-8")
         except nbformat.ValidationError as error:
@@ -220,6 +223,7 @@ def build_student_edition(root):
     problems += _copy_links(root, links, edition)
     if problems:
         raise ReleaseError(problems)
+    student_files.install(root, edition, setup)  # the student's README and requirements
 
     leaks = find_leaks(edition.files, edition.secrets)
     if leaks:
@@ -459,18 +463,19 @@ def compare_editions(solution_root, restored):
     """
     solution_root = Path(solution_root)
     solution_only, student_only = student_ci.edition_differences(solution_root)  # .ci/run vs the workflow
+    rewritten = student_files.rewritten(solution_root)  # README.md, requirements.txt: the student's own
     expected = [p for p in edition_files(solution_root) if not never_released(p) and p not in solution_only]
     differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
     differences += [f"{p}: not in the solution edition" for p in restored if p not in expected and
                     p not in student_only]
     for path in expected:
-        if path not in restored:
+        if path not in restored or path in rewritten:
             continue
         want = (solution_root / path).read_text(encoding="utf-8", errors="surrogateescape")
         got = restored[path]
         if path.endswith(".ipynb"):
             same = comparable(nbformat.reads(want, as_version=nbformat.NO_CONVERT)) == \
-                comparable(nbformat.reads(got, as_version=nbformat.NO_CONVERT))
+                comparable(hosted.without_setup_cell(nbformat.reads(got, as_version=nbformat.NO_CONVERT)))
         else:
             same = normalize_text(want) == normalize_text(got)
         if not same:
