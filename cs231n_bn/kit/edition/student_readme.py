@@ -214,7 +214,7 @@ def render(files, setup=None):
 
     setup: the hosted.Setup the notebooks' set-up cell was written with (None: nothing published).
     """
-    from .check import FAILED, PASSED, TODO
+    from cs231n_bn.kit.grading.runner import FAILED, PASSED, TODO
 
     notebooks = assignments(files)
     first = PurePosixPath(notebooks[0].path).name if notebooks else "FullyConnectedNets.ipynb"
