@@ -360,5 +360,5 @@ def test_release_wheel_builds_the_student_editions_wheel_next_to_the_edition(mon
 
 
 class _FakeEdition:
-    files, links, secrets, redacted = {}, {}, [], []
+    files, links, secrets, redacted, references = {}, {}, [], [], []
     py_stubs = py_files = notebooks = notebook_stubs = stubbed_cells = answers = 0

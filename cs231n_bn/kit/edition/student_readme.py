@@ -10,7 +10,6 @@ autograding file, when the edition has them.
 """
 
 import ast
-import json
 import re
 import textwrap
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ FIRST_STEPS_URL = "/lab/tree/notebooks/{notebook}"
 MAIN_COMMAND = ".venv/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=" + FIRST_STEPS_URL
 PYTHON = ".venv/bin/python"
 WORKFLOW = ".github/workflows/self-check.yml"
-AUTOGRADING = ".github/classroom/autograding.json"
+AUTOGRADING = ".github/workflows/classroom.yml"  # student_ci.CLASSROOM
 
 _TODO = re.compile(r"^[ \t]*#\s*TODO:\s*(?P<text>\S.*?)\s*$")
 _STUB = re.compile(r"^[ \t]*raise NotImplementedError\((?P<message>.*)\)\s*$")
@@ -194,15 +193,13 @@ def _workflow_comment(files):
 
 
 def _autograding_points(files):
-    """(number of graded sections, total points) of the Classroom autograding file, or None."""
+    """(number of graded sections, total points) of the Classroom autograding workflow, or None: one test per
+    ``max-score:`` line of its command-grader steps (student_ci.classroom_workflow)."""
     data = files.get(AUTOGRADING)
     if data is None:
         return None
-    try:
-        tests = json.loads(data)["tests"]
-        return len(tests), sum(int(test.get("points", 0)) for test in tests)
-    except (ValueError, KeyError, TypeError):
-        return None
+    scores = [int(score) for score in re.findall(r"^\s*max-score:\s*(\d+)\s*$", data.decode("utf-8"), re.M)]
+    return (len(scores), sum(scores)) if scores else None
 
 
 def _wrap(text):
