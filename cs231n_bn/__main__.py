@@ -4,8 +4,17 @@ Each command lives in its own module, which defines ``main(argv) -> int`` with i
 this file only dispatches, and imports a command's module only when that command runs.
 """
 
-import importlib
+import os
 import sys
+
+# `python -m` puts the current folder first on sys.path, ahead of the standard library: a file there named like a
+# standard module (argparse.py, json.py) would be imported in its place by the command, the grader included. The
+# package is imported already and finds its own modules through its __path__, so the folder comes off the path
+# before anything else is imported.
+if sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
+import importlib  # noqa: E402
 
 COMMANDS = {
     "fetch": ("cs231n_bn.kit.data.fetch", "download and verify a data set (fashion-mnist, mnist, cifar10, all)"),

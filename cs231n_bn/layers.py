@@ -91,7 +91,7 @@ def relu_forward(x):
     - x: Floating-point array of any shape.
 
     Returns a tuple of:
-    - out: Output, of x's shape.
+    - out: Output, of x's shape; NaN where x is NaN (NaN propagates, as everywhere in this module).
     - cache: Whatever relu_backward needs.
     """
     check_activation_input(x, "relu_forward")

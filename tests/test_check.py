@@ -211,6 +211,17 @@ def test_a_crash_names_the_exception_and_where_it_happened(student_tree, tmp_pat
     assert "your code printed:" in verbose.stdout and "looking at (3, 4)" in verbose.stdout
 
 
+def test_the_naive_layers_cannot_hand_their_work_to_the_fast_ones(student_tree, tmp_path):
+    tree = _copy(student_tree, tmp_path)
+    fill_stub(tree, "cs231n_bn/layers.py", "conv_forward_naive",
+              "from cs231n_bn.fast_layers import conv_forward_fast\nreturn conv_forward_fast(x, w, b, conv_param)")
+    run = run_check(tree, "layers.conv_forward_naive")
+    assert run.returncode == 1
+    line = run.stdout.splitlines()[1]
+    assert line.startswith("layers.conv_forward_naive  FAILED: raised RuntimeError at line "), line
+    assert "conv_forward_naive calls fast_layers.conv_forward_fast: the naive layers are yours to write" in line
+
+
 def test_a_stub_reports_not_yet_implemented_and_what_waits_for_it(student_tree):
     run = run_check(student_tree, "layers.batchnorm_forward", "layers.batchnorm_backward", "--exact")
     own, waiting = run.stdout.splitlines()[1:3]

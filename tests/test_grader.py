@@ -128,6 +128,20 @@ def test_an_attack_passes_nothing_when_grader_and_child_are_the_same_user(attack
     expect_no_pass(run, folder)
 
 
+@pytest.mark.parametrize("module", ["argparse", "json", "subprocess"])
+def test_a_file_named_like_a_standard_module_at_the_root_is_not_imported(module, blank, tmp_path):
+    """`python -m` puts the current folder ahead of the standard library; the command takes it off the path before
+    it imports anything (cs231n_bn/__main__.py), so a file there cannot replace a module the grader imports."""
+    tree = attacked(blank, tmp_path, "")
+    (tree / f"{module}.py").write_text("import os\n" + f"print({FAKE_SUMMARY!r}, flush=True)\n" + "os._exit(0)\n")
+    command = [sys.executable, "-m", "cs231n_bn", "check", "--strict", "--exact", *CHECKED,
+               "--junit", str(tmp_path / "report.xml"), "--markdown", str(tmp_path / "summary.md")]
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    run = subprocess.run(command, cwd=tree, capture_output=True, text=True, timeout=180, env=env)
+    expect_no_pass(run, tmp_path)
+    assert run.returncode == 1 and "not yet implemented" in run.stdout, run.stdout + run.stderr
+
+
 def test_a_hang_at_import_fails_each_check_at_the_time_limit(blank, tmp_path):
     tree = attacked(blank, tmp_path, "while True:\n    pass\n")
     start = time.monotonic()

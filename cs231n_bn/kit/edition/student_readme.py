@@ -47,7 +47,10 @@ class Task:
     @property
     def key(self):
         match = _NUMBER.search(self.section)
-        return tuple(int(part) for part in match.group(1).split(".")) if match else (0,)
+        if match:
+            return tuple(int(part) for part in match.group(1).split("."))
+        # an unnumbered section: the notebook's introduction comes first, an appendix after every numbered one
+        return (float("inf"),) if "appendix" in self.section.lower() else (0,)
 
 
 @dataclass

@@ -132,7 +132,8 @@ def check_max_pool_backward_naive(student):
     layers = student.module("layers")
     r = rng(43)
     for shape, pool_param in (((2, 3, 4, 6), {"pool_height": 2, "pool_width": 2, "stride": 2}),
-                              ((1, 2, 5, 5), {"pool_height": 3, "pool_width": 3, "stride": 1})):
+                              ((1, 2, 5, 5), {"pool_height": 3, "pool_width": 3, "stride": 1}),
+                              ((1, 2, 4, 7), {"pool_height": 2, "pool_width": 3, "stride": 2})):  # not square
         x = r.normal(size=shape)  # no ties: the maximum is differentiable
         out, cache = layers.max_pool_forward_naive(x, pool_param)
         dout = r.normal(size=out.shape)

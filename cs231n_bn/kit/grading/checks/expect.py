@@ -221,7 +221,7 @@ def backward_pure(backward, name, dout, cache, *inputs):
 def expect_nan_propagates(what, out, nan_where, finite_where):
     """NaN in the input must give NaN exactly where it should, and leave the rest finite (no error)."""
     expect(np.all(np.isnan(out[nan_where])), f"{what}: a NaN in the input must give NaN in the outputs that depend "
-                                             f"on it (NaN is not an error; it propagates)")
+                                             f"on it (NaN is not an error; it propagates, as layers.py's docstring says)")
     expect(np.all(np.isfinite(out[finite_where])), f"{what}: a NaN in the input spread to outputs that do not "
                                                     f"depend on it")
 

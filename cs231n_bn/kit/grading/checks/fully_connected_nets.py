@@ -379,10 +379,14 @@ def expect_penalty(params, added, reg, weights):
         return
     others = [k for k in params if k not in weights]
     biases = [k for k in others if k.startswith("b") and not k.startswith("beta")]
+    gammas = [k for k in others if k.startswith("gamma")]
     probes = [(total(weights, 1.0), f"reg = {reg} adds reg * sum(W**2) without the 1/2 ({added:.6f}, expected "
                                     f"0.5 * reg * sum(W**2) = {penalty:.6f})"),
               (total(weights + biases), f"reg = {reg} adds {added:.6f}: the penalty includes the biases; it is "
                                         f"0.5 * reg * sum(W**2) over the weights only ({penalty:.6f})"),
+              (total(weights + gammas), f"reg = {reg} adds {added:.6f}: the penalty includes "
+                                        f"{', '.join(gammas)}; it is 0.5 * reg * sum(W**2) over the weights only "
+                                        f"({penalty:.6f}), not over batch or layer norm's gamma and beta"),
               (total(weights + others), f"reg = {reg} adds {added:.6f}: the penalty includes every parameter; it is "
                                         f"0.5 * reg * sum(W**2) over the weights only ({penalty:.6f})"),
               (total(weights[:-1]), f"reg = {reg} adds {added:.6f}: the penalty leaves out the last layer's "
