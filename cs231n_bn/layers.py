@@ -7,7 +7,9 @@ bn_param dict.
 
 Each public function starts with one call into cs231n_bn/kit/validation.py, which checks the arguments: a bad
 mode, shape, dtype or hyperparameter raises ValueError / TypeError naming the bad value and what is allowed, before
-anything is computed or changed. NaN inputs are not errors: they propagate to the outputs.
+anything is computed or changed. NaN inputs are not errors: they propagate to the outputs. An output's dtype is
+yours to choose: for float32 input, float32 or float64 outputs and gradients are both correct (computing in float64
+is); the networks cast what they store to their own dtype.
 """
 
 import numpy as np
@@ -89,7 +91,7 @@ def relu_forward(x):
     - x: Floating-point array of any shape.
 
     Returns a tuple of:
-    - out: Output, of x's shape and dtype.
+    - out: Output, of x's shape.
     - cache: Whatever relu_backward needs.
     """
     check_activation_input(x, "relu_forward")
@@ -135,7 +137,7 @@ def sigmoid_forward(x):
     - x: Floating-point array of any shape.
 
     Returns a tuple of:
-    - out: Output in [0, 1], of x's shape and dtype.
+    - out: Output in [0, 1], of x's shape.
     - cache: Whatever sigmoid_backward needs.
     """
     check_activation_input(x, "sigmoid_forward")

@@ -12,11 +12,12 @@ Inputs:
   are filled in with their defaults; the state is created on the first call.
 
 Returns a tuple of:
-- next_w: The updated weights, same shape and dtype as w.
+- next_w: The updated weights, of w's shape.
 - config: The same dictionary, holding the updated state; pass it to the next call for this parameter.
 
-The rules keep w's dtype: state arrays are created with np.zeros_like(w), and Python float hyperparameters
-do not promote float32 arrays. The Solver keeps one config per parameter and feeds next_w back in.
+next_w's dtype is the rule's choice (computing in float64 is correct): the Solver stores every parameter back in its
+own dtype. The kit's rules keep w's dtype: state arrays are created with np.zeros_like(w), and Python float
+hyperparameters do not promote float32 arrays. The Solver keeps one config per parameter and feeds next_w back in.
 
 NOTE: like cs231n's, sgd updates w in place (next_w is the very array w). Copy w first if you need the old
 values.

@@ -242,7 +242,8 @@ class Solver:
         self.loss_history.append(loss)
         params, configs, update = self.model.params, self.optim_configs, self.update_rule
         for p, w in params.items():
-            params[p], configs[p] = update(w, grads[p], configs[p])
+            next_w, configs[p] = update(w, grads[p], configs[p])
+            params[p] = np.asarray(next_w, dtype=w.dtype)  # an update rule may compute in float64; w keeps its dtype
         return loss
 
     def _non_finite_message(self, loss):

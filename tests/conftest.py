@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from cs231n_bn.kit.edition.tree import ReleaseError, edition_files
+from fixtures.editions import release_repository
+
 REPO = Path(__file__).resolve().parents[1]
 SOLUTIONS = REPO / "tests" / "fixtures" / "solutions"
 BACKGROUND = pytest.StashKey()
@@ -68,7 +71,31 @@ def pytest_sessionfinish(session):
 
 
 @pytest.fixture(scope="session")
+def repo_release(tmp_path_factory):
+    """(solution snapshot, StudentEdition, student tree): this repository's tracked files copied once, so that
+    edits made meanwhile in the checkout do not race the comparisons, then released. Shared by the tests that read
+    the release or fill copies of it; skipped where there is nothing to release (the student edition)."""
+    if not (REPO / ".git").exists() or shutil.which("git") is None:
+        pytest.skip("this repository's release needs its git checkout")
+    try:
+        snapshot, edition, student = release_repository(REPO, tmp_path_factory.mktemp("repo-release"))
+    except ReleaseError as error:
+        if any("looks like a student edition already" in problem for problem in error.problems):
+            pytest.skip("this is the student edition: there is nothing to release")
+        raise
+    assert edition_files(snapshot) == edition_files(REPO)
+    return snapshot, edition, student
+
+
+@pytest.fixture(scope="session")
 def filled_runs(pytestconfig):
     """(folder of the background runs, their process); None when nothing was started."""
     started = pytestconfig.stash.get(BACKGROUND, None)
     return None if started is None else started[:2]
+
+
+@pytest.fixture(scope="session")
+def student_release(repo_release):
+    """The same release, by the name the tests of the student edition as a product use (test_student_edition.py,
+    test_hosted.py, test_browser.py)."""
+    return repo_release

@@ -221,7 +221,20 @@ def test_forward_leaves_its_inputs_alone():
         assert all(np.array_equal(a, b) for a, b in zip((x, gamma, beta), copies)), mode
 
 
+def test_float32_input_works():
+    # float32 in, float32 or float64 out (the output's dtype is not part of the contract), normalized all the same.
+    x, gamma, beta, _ = (a.astype(np.float32) for a in _inputs((8, 3), seed=6))
+    bn_param = {"mode": "train"}
+    out, _ = batchnorm_forward(x, gamma, beta, bn_param)
+    assert out.dtype in (np.float32, np.float64)
+    assert np.allclose((out - beta).mean(axis=0), 0, atol=1e-5)
+    bn_param["mode"] = "test"
+    assert batchnorm_forward(x, gamma, beta, bn_param)[0].shape == x.shape
+
+
+@reference_only
 def test_float32_in_float32_out():
+    # A property of the reference solution: a float32 net's training step stays in float32.
     x, gamma, beta, _ = (a.astype(np.float32) for a in _inputs((8, 3), seed=6))
     bn_param = {"mode": "train"}
     out, _ = batchnorm_forward(x, gamma, beta, bn_param)

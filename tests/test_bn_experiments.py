@@ -88,7 +88,7 @@ def test_weight_scale_sweep_summarizes_every_run(data):
                                  window=3, **SOLVER)
     assert list(results) == [None, "batchnorm"]
     for summary in results.values():
-        assert set(summary) == {"best_val_acc", "best_train_acc", "final_loss"}
+        assert set(summary) == {"best_val_acc", "best_train_acc", "final_loss", "update_ratio"}
         assert all(value.shape == (2,) for value in summary.values())
     run = train_net(data, [8], normalization="batchnorm", weight_scale=1e-1, num_classes=3, seed=0, **SOLVER)
     assert results["batchnorm"]["best_val_acc"][1] == run.best_val_acc
@@ -239,3 +239,76 @@ def test_node_check_rejects_unknown_and_duplicate_names_and_a_bad_dout():
         NodeCheck(twice, inputs, dout)
     with pytest.raises(ValueError, match="dout has shape"):
         NodeCheck(_graph, inputs, dout[:2])
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# He initialization, the running statistics of the best check, the sweep over seeds, and the graph's figure
+
+from cs231n_bn.kit.experiments.bn_experiments import HE, build_net  # noqa: E402
+from cs231n_bn.kit.experiments.bn_graph import GRADIENT_NAMES, GRAPH_NODES, draw_bn_graph  # noqa: E402
+
+
+def test_build_net_he_rescales_the_same_draws():
+    plain = build_net([8, 5], 6, weight_scale=1.0, num_classes=3, seed=4, dtype=np.float64)
+    he = build_net([8, 5], 6, weight_scale=HE, num_classes=3, seed=4, dtype=np.float64)
+    for name, gain, fan_in in (("W1", 2, 6), ("W2", 2, 8), ("W3", 1, 5)):
+        np.testing.assert_allclose(he.params[name], plain.params[name] * np.sqrt(gain / fan_in))
+    assert he.params["W1"].dtype == np.float64
+    for bad in ("He", 0.0, -1.0, True, None):
+        with pytest.raises(ValueError, match="weight_scale must be a positive number or 'he'"):
+            build_net([8], 6, weight_scale=bad)
+
+
+def test_train_net_keeps_the_running_statistics_of_its_best_check(data):
+    solver = train_net(data, [8], normalization="batchnorm", num_classes=3, seed=1, update_rule="adam",
+                       optim_config={"learning_rate": 5e-2}, batch_size=10, num_epochs=4)
+    assert solver.check_accuracy(data["X_val"], data["y_val"]) == solver.best_val_acc
+
+
+def test_weight_scale_sweep_over_seeds_adds_a_seed_axis_and_the_update_ratio(data):
+    results = weight_scale_sweep(data, [8], [1e-2, 1.0], normalizations=("batchnorm",), seeds=(0, 3), num_classes=3,
+                                 window=3, **SOLVER)
+    summary = results["batchnorm"]
+    assert set(summary) == {"best_val_acc", "best_train_acc", "final_loss", "update_ratio"}
+    assert all(value.shape == (2, 2) for value in summary.values())
+    run = train_net(data, [8], normalization="batchnorm", weight_scale=1.0, num_classes=3, seed=3, **SOLVER)
+    assert summary["best_val_acc"][1, 1] == run.best_val_acc
+    # Adam's steps have about the same size at both scales: relative to the weights they are ~100 times smaller.
+    assert np.all(summary["update_ratio"][:, 1] < summary["update_ratio"][:, 0] / 10)
+
+
+def test_batch_size_comparison_keeps_the_solvers_on_request(data):
+    results = batch_size_comparison(data, [8], [10, 20], normalizations=("batchnorm",), seeds=(0,), num_classes=3,
+                                    keep_solvers=True, num_epochs=1)
+    solvers = results["batchnorm"]["solvers"]
+    assert len(solvers) == 1 and len(solvers[0]) == 2
+    assert solvers[0][1].batch_size == 20 and solvers[0][1].best_val_acc == results["batchnorm"]["best_val_acc"][0, 1]
+
+
+def test_node_check_report_checks_what_is_there_and_names_what_is_not(capsys):
+    inputs, dout = _graph_inputs()
+    check = NodeCheck(_graph, inputs, dout)
+    a, b = check.values["a"], check.values["b"]
+    verdicts = check.report({"dout": dout, "db": dout * a, "da": dout * b}, ["dout", "db", "da", "dx"])
+    assert verdicts == {"dout": True, "db": True, "da": False, "dx": False}
+    out = capsys.readouterr().out
+    assert "da: WRONG" in out and "dx: not computed yet" in out
+
+
+def test_draw_bn_graph_labels_every_edge_with_the_numbers_given():
+    # The figure computes nothing: any numbers of the right shapes do.
+    rng = np.random.default_rng(0)
+    values = {name: rng.standard_normal((4, 3)) for name in ("x", "xmu", "sq", "x_hat", "gx", "out")}
+    values.update({name: rng.standard_normal(3) for name in ("mu", "var", "std", "inv_std", "gamma", "beta")})
+    gradients = {name: np.full((4, 3), 0.25) for name in GRADIENT_NAMES if name != "dmu"}
+    ax = draw_bn_graph(values, gradients=gradients, column=1)
+    try:
+        texts = [t.get_text() for t in ax.texts]
+        assert sum(text.startswith("d") for text in texts) == len(GRADIENT_NAMES)
+        assert "dmu: ?" in texts and "dgx: [0.25, 0.25, 0.25, 0.25]" in texts
+        assert f"{values['var'][1]:.3g}" in texts  # the (D,) values: their entry in the column shown
+        assert len([text for text in texts if text]) == len(GRAPH_NODES) + 2 * len(GRADIENT_NAMES)
+        with pytest.raises(ValueError, match="values has no inv_std"):
+            draw_bn_graph({k: v for k, v in values.items() if k != "inv_std"})
+    finally:
+        plt.close("all")

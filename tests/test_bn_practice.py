@@ -76,3 +76,41 @@ def test_train_on_batches_lowers_the_loss():
     model, X, y = trained_like_model(4)
     history = bn_practice.train_on_batches(model, X, y, [np.arange(20)] * 30, learning_rate=1e-2)
     assert len(history) == 30 and history[-1] < history[0]
+
+
+def bar_images(n, seed, contrast=0.15):
+    """Images in [0, 1.15] (far from zero mean) of three classes: a faint vertical bar at one of three places."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(3, size=n)
+    X = rng.uniform(0, 1, size=(n, 1, 8, 8))
+    for c in range(3):
+        X[y == c, 0, :, 2 * c:2 * c + 3] += contrast
+    return X.astype(np.float32), y
+
+
+def test_the_stale_statistics_check_passes_where_they_lag_and_says_what_the_run_showed_where_not():
+    (X_train, y_train), (X_val, y_val) = bar_images(400, 0), bar_images(300, 1)
+    data = {"X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val}
+
+    def make_model(seed):
+        return ThreeLayerConvNet(input_dim=(1, 8, 8), num_filters=4, filter_size=3, hidden_dim=16, num_classes=3,
+                                 weight_scale=0.1, normalization="batchnorm", seed=seed)
+
+    def run(momentum):
+        return bn_practice.stale_statistics(make_model, momentum, data, steps=30, batch_size=20, learning_rate=1e-2,
+                                            recalibration_images=400)
+
+    # 30 steps at momentum 0.999 leave 0.999**30 = 97% of the initial zeros in the running averages: test mode
+    # loses about 0.2 accuracy, which recalibrating gives back (the train-mode accuracy, about 0.82).
+    lagging = run(0.999)
+    assert bn_practice.check_stale_statistics(0.999, lagging) > 0.1
+    assert all(row["var ratio"] < 0.1 and abs(row["exact"] - row["train mode"]) <= 0.02 for row in lagging)
+    # At momentum 0.5 they remember two batches: they keep up (and recalibrating gains about nothing).
+    with pytest.raises(AssertionError, match=r"with momentum 0\.5 the running statistics did not lag enough to "
+                                             r"show: the median running variance was (0\.9\d|1\.0\d), .* of the "
+                                             r"exact one in the 3 networks \(asked: below 0\.5 in every one\), and "
+                                             r"recalibrating them gained [+-]0\.\d{3} validation accuracy on average "
+                                             r"\(.*; asked: at least 0\.01\)"):
+        bn_practice.check_stale_statistics(0.5, run(0.5))
+    with pytest.raises(ValueError, match=r"momentum must be a number in \[0, 1\], got 1\.5"):
+        bn_practice.stale_statistics(make_model, 1.5, data)

@@ -104,7 +104,7 @@ def test_checks_follow_the_sections_their_functions_are_asked_for_in():
 # The solution edition
 
 @solution_only
-def test_solution_edition_passes_every_check_quickly(capsys):
+def test_solution_edition_passes_every_check(capsys):
     assert check_cli.main([]) == 0
     where, *lines = capsys.readouterr().out.splitlines()
     assert where.startswith("Your functions run in a separate process"), where
@@ -112,8 +112,7 @@ def test_solution_edition_passes_every_check_quickly(capsys):
     for line, c in zip(lines, CHECKS):
         assert line.startswith(c.name + " ") and line.endswith("  passed"), line
     summary = re.fullmatch(r"(\d+) passed, 0 failed, 0 not yet implemented \((\d+\.\d) s\)", lines[-1])
-    assert summary and int(summary.group(1)) == len(CHECKS)
-    assert float(summary.group(2)) < 10, "the self-check must stay fast (a few seconds)"
+    assert summary and int(summary.group(1)) == len(CHECKS)  # (its time is measured by benchmarks/check.py)
 
 
 @solution_only
@@ -205,9 +204,9 @@ def test_a_crash_names_the_exception_and_where_it_happened(student_tree, tmp_pat
     run = run_check(tree, "layers.relu_forward")
     assert run.returncode == 1
     line = run.stdout.splitlines()[1]
-    assert line.startswith("layers.relu_forward  FAILED: NameError: name 'x_positive' is not defined (at "
-                           "layers.py:"), line
-    assert line.endswith(" in relu_forward)") and "looking at" not in run.stdout
+    assert line.startswith("layers.relu_forward  FAILED: raised NameError at line "), line
+    assert line.endswith(" of your relu_forward (layers.py), given x (3, 4): name 'x_positive' is not defined"), line
+    assert "looking at" not in run.stdout
     verbose = run_check(tree, "layers.relu_forward", "--verbose")
     assert "your code printed:" in verbose.stdout and "looking at (3, 4)" in verbose.stdout
 

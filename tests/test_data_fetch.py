@@ -598,3 +598,64 @@ def test_a_fetch_waiting_for_one_that_fails_gets_its_own_clear_answer(tiny, tmp_
             thread.join(timeout=60)
     assert all(isinstance(results[i], FetchError) and "HTTP error 503" in str(results[i]) for i in (0, 1)), results
     assert not (tmp_path / "mnist").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The course's mirror (--mirror, CS231N_BN_MIRROR) and fetch_missing (the notebooks' set-up cell)
+
+def repacked(archives):
+    """The archives compressed differently (their MD5s differ from the published ones); the same content."""
+    return {name: gzip_bytes(gzip.decompress(data), mtime=123, level=1) for name, data in archives.items()}
+
+
+def test_course_mirror_comes_before_the_debian_package_and_is_verified_by_content(tiny, tmp_path):
+    spec, archives, raw = tiny
+    package_dir = tmp_path / "package"
+    package_dir.mkdir()
+    for name, data in archives.items():
+        (package_dir / name).write_bytes(data)
+    course = repacked(archives)
+    assert all(md5(course[name]) != md5(archives[name]) for name in archives)
+    with FixtureServer({f"mnist/{name}": data for name, data in course.items()}) as server:
+        spec = dataclasses.replace(spec, debian_dir=str(package_dir), debian_package="dataset-tiny",
+                                   mirrors=(server.url("missing"),))
+        directory, log = quiet_fetch(spec, tmp_path / "root", mirror=server.url("ok"))
+        assert sorted(name for mode, name, _ in server.requests) == sorted(f"mnist/{name}" for name in archives)
+    assert_complete(directory, raw)
+    assert all(server.url("ok") + "mnist/" in line for line in log if "verified (" in line), log
+
+
+def test_course_mirror_with_wrong_content_falls_through_to_the_other_sources(tiny, tmp_path):
+    spec, archives, raw = tiny
+    with FixtureServer({**{f"mnist/{name}": gzip_bytes(b"not the data") for name in archives}, **archives}) as server:
+        directory, log = quiet_fetch(with_mirrors(spec, server.url("ok")), tmp_path, mirror=server.url("ok"))
+    assert_complete(directory, raw)
+    assert sum("rejected" in line and "/ok/mnist/" in line and "size mismatch" in line for line in log) == 4
+
+
+def test_cli_takes_the_course_mirror_from_the_option_or_the_environment(tiny, tmp_path, monkeypatch, capsys):
+    spec, archives, raw = tiny
+    with FixtureServer({f"mnist/{name}": data for name, data in repacked(archives).items()}) as server:
+        datasets = {"mnist": with_mirrors(spec, closed_port_url())}
+        assert main(["mnist", "--root", str(tmp_path / "a"), "--no-apt", "--quiet", "--mirror", server.url("ok")],
+                    datasets=datasets) == 0
+        monkeypatch.setenv("CS231N_BN_MIRROR", server.url("ok").rstrip("/"))  # with or without the final slash
+        assert main(["mnist", "--root", str(tmp_path / "b"), "--no-apt", "--quiet"], datasets=datasets) == 0
+    assert_complete(tmp_path / "a" / "mnist", raw)
+    assert_complete(tmp_path / "b" / "mnist", raw)
+
+
+def test_fetch_missing_fetches_only_what_is_missing(tiny, tmp_path, monkeypatch, capsys):
+    from cs231n_bn.kit.data.fetch import fetch_missing
+
+    spec, archives, raw = tiny
+    with FixtureServer({f"mnist/{name}": data for name, data in archives.items()}) as server:
+        datasets = {"mnist": dataclasses.replace(spec, mirrors=())}
+        assert fetch_missing(["mnist"], tmp_path, mirror=server.url("ok"), datasets=datasets) == ["mnist"]
+        assert_complete(tmp_path / "mnist", raw)
+        requests = len(server.requests)
+        capsys.readouterr()
+        assert fetch_missing(["mnist"], tmp_path, mirror=server.url("ok"), datasets=datasets) == []
+        assert len(server.requests) == requests and capsys.readouterr().out == "", "present: nothing to do or say"
+    with pytest.raises(ValueError, match="unknown data set 'cifar100'; expected one of: mnist"):
+        fetch_missing(["cifar100"], tmp_path, datasets=datasets)

@@ -80,12 +80,28 @@ def test_standardize_variance_is_two_pass():
     assert np.allclose(x_hat.std(axis=0), np.sqrt(x.var(axis=0) / (x.var(axis=0) + 1e-5)), rtol=0, atol=1e-9)
 
 
-def test_standardize_keeps_float32_and_leaves_x_alone():
+def test_standardize_leaves_x_alone():
     x = (5 + np.random.default_rng(2).standard_normal((6, 4))).astype(np.float32)
     copy = x.copy()
-    x_hat, mean, var, inv_std = normalization.standardize(x, 0, 1e-5)
+    normalization.standardize(x, 0, 1e-5)
     assert np.array_equal(x, copy)
-    assert [a.dtype for a in (x_hat, mean, var, inv_std)] == [np.float32] * 4
+
+
+@reference_only
+def test_the_reference_keeps_float32():
+    # Not part of the contract (a layer may compute and return float64 for float32 input): the reference solution
+    # keeps float32 throughout, so that a float32 net's training step stays in float32.
+    x = (5 + np.random.default_rng(2).standard_normal((6, 4))).astype(np.float32)
+    assert [a.dtype for a in normalization.standardize(x, 0, 1e-5)] == [np.float32] * 4
+    out32, _ = layernorm_forward(x, np.ones(4, np.float32), np.zeros(4, np.float32), {})
+    assert out32.dtype == np.float32
+    x4, gamma, beta, _ = (a.astype(np.float32) for a in _spatial((2, 3, 2, 2), seed=9))
+    bn_param = {"mode": "train"}
+    out, _ = spatial_batchnorm_forward(x4, gamma, beta, bn_param)
+    assert out.dtype == np.float32 and bn_param["running_var"].dtype == np.float32
+    x4, gamma, beta, _ = (a.astype(np.float32) for a in _spatial((2, 4, 2, 2), seed=13))
+    out, _ = spatial_groupnorm_forward(x4, gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1), 2, {})
+    assert out.dtype == np.float32
 
 
 def test_standardize_bad_input():
@@ -155,7 +171,7 @@ def test_layernorm_float32_and_stability():
     x32 = rng.standard_normal((3, 5)).astype(np.float32)
     g32, b32 = np.ones(5, np.float32), np.zeros(5, np.float32)
     out32, _ = layernorm_forward(x32, g32, b32, {})
-    assert out32.dtype == np.float32
+    assert np.allclose(out32.mean(axis=1), 0, atol=1e-6)  # float32 or float64: the dtype is the layer's choice
 
 
 def test_layernorm_bad_input():
@@ -291,7 +307,8 @@ def test_spatial_batchnorm_float32():
     x, gamma, beta, dout = (a.astype(np.float32) for a in _spatial((2, 3, 2, 2), seed=9))
     bn_param = {"mode": "train"}
     out, _ = spatial_batchnorm_forward(x, gamma, beta, bn_param)
-    assert out.dtype == np.float32 and bn_param["running_var"].dtype == np.float32
+    assert np.allclose(out.mean(axis=(0, 2, 3)), beta, atol=1e-5)  # float32 or float64: the layer's choice
+    assert bn_param["running_var"].shape == (3,)
 
 
 def test_spatial_batchnorm_bad_input():
@@ -358,11 +375,11 @@ def test_groupnorm_limits_are_layer_norm_and_instance_norm():
     assert np.allclose(out, inst, rtol=1e-12)
 
 
-def test_groupnorm_gradients_come_back_in_the_shape_of_gamma_and_float32_out():
+def test_groupnorm_gradients_come_back_in_the_shape_of_gamma():
     x, gamma, beta, dout = (a.astype(np.float32) for a in _spatial((2, 4, 2, 2), seed=13))
     out, cache = spatial_groupnorm_forward(x, gamma.reshape(1, 4, 1, 1), beta.reshape(1, 4, 1, 1), 2, {})
     dx, dgamma, dbeta = spatial_groupnorm_backward(dout, cache)
-    assert out.dtype == np.float32
+    assert out.shape == x.shape  # float32 or float64: the output's dtype is not part of the contract
     assert dx.shape == x.shape and dgamma.shape == dbeta.shape == (1, 4, 1, 1)
 
 

@@ -21,9 +21,11 @@ def test_a_number_must_be_finite_and_in_range():
 
 
 def test_beside_prints_both_and_says_whether_they_agree(capsys):
+    assert Prediction("bn", why=" smoother ", choices=("plain", "bn")).text() == "bn (because: smoother)"
     assert beside(Prediction("bn", why="smoother", choices=("plain", "bn")), "bn", detail="0.81 vs 0.10")
     out = capsys.readouterr().out
-    assert "you predicted: bn (because: smoother)" in out and "the run shows: bn (0.81 vs 0.10)" in out
+    assert "you predicted: bn\n" in out and "the run shows: bn (0.81 vs 0.10)" in out
+    assert "smoother" not in out  # the reasons stay in the prediction cell (stored outputs ship to students)
     assert not beside(Prediction(0.5, why="guess"), 0.9)
     assert "not what you predicted" in capsys.readouterr().out
     assert beside(Prediction(0.85, why="guess"), 0.9)

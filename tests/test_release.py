@@ -17,14 +17,15 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from nbval.plugin import find_comment_markers, find_metadata_tags
 
 from cs231n_bn.kit.edition import markers, student_ci
 from cs231n_bn.kit.edition.markers import MarkerError, find_regions, restore, stub_text
 from cs231n_bn.kit.edition.notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
 from cs231n_bn.kit.edition.release import main as release_main
-from cs231n_bn.kit.edition.tree import (build_student_edition, compare_editions, edition_files, never_released,
-                                    restore_tree, scan_tree, secret_lines)
-from fixtures.editions import release_repository
+from cs231n_bn.kit.edition.tree import (compare_editions, edition_files, never_released, restore_tree, scan_tree,
+                                        secret_lines)
+from cs231n_bn.kit.reference import store as reference_store
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_GIT = shutil.which("git") is not None
@@ -247,24 +248,58 @@ def test_files_without_regions_and_binaries_are_copied_byte_for_byte(solution, r
 # ---------------------------------------------------------------------------------------------------------------
 # Notebooks
 
-def test_student_notebook_keeps_reference_outputs_and_clears_answers(released):
+def reference_file(tree, name="Demo"):
+    """The reference cells of a released notebook, by cell id."""
+    path = tree / reference_store.STORE_FOLDER / f"{name}.json"
+    return {cell.id: cell for cell in reference_store.read_store(path.read_text(), str(path))}
+
+
+def test_student_notebook_ships_without_outputs_and_clears_answers(released):
     nb = nbformat.read(released / "notebooks" / "Demo.ipynb", as_version=4)
     nbformat.validate(nb)
     cells = nb.cells
     assert "squares_of_x = centred_square(x)" not in cells[2].source
     assert "raise NotImplementedError('compute the centred squares of x (Demo.ipynb, \"Squares\").')" \
         in cells[2].source
-    assert cells[2].outputs[0]["text"] == "[ 4.  1. 9.]\n", "the reference output nbval compares against"
     assert cells[4].source == ANSWER_PLACEHOLDER
-    assert cells[6].outputs[0]["text"] == "done\n"
+    for cell in cells:
+        if cell.cell_type == "code":  # no solution output under a TODO, nothing for an editor to overwrite
+            assert cell.outputs == [] and cell.execution_count is None, cell.source
+
+
+def test_reference_outputs_are_kept_in_the_kit_by_cell_id(released):
+    nb = nbformat.read(released / "notebooks" / "Demo.ipynb", as_version=4)
+    references = reference_file(released)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert list(references) == [cell.id for cell in code], "every code cell, in order, by its id"
+    squares, done = references[nb.cells[2].id], references[nb.cells[6].id]
+    assert squares.outputs[0]["text"] == "[ 4.  1. 9.]\n", "the reference output nbval compares against"
+    assert (squares.execution_count, squares.cell, squares.source) == (2, 1, nb.cells[2].source)
+    assert squares.options(True)["check"] is True
+    assert (done.outputs[0]["text"], done.execution_count) == ("done\n", 5)
 
 
 def test_outputs_that_show_solution_code_are_removed_and_ignored_by_nbval(released, capsys):
     nb = nbformat.read(released / "notebooks" / "Demo.ipynb", as_version=4)
+    references = reference_file(released)
     for index in (3, 5):  # inspect.getsource output; a traceback quoting a solution line (with colour codes)
-        assert nb.cells[index].outputs == []
+        reference = references[nb.cells[index].id]
+        assert reference.outputs == []
+        assert reference.tags == [IGNORE_OUTPUT_TAG] and reference.options(True)["check"] is False
         assert IGNORE_OUTPUT_TAG in nb.cells[index].metadata["tags"]
     assert "tags" not in nb.cells[6].metadata
+    assert references[nb.cells[6].id].tags == []
+
+
+def test_nbval_comments_of_a_solution_region_are_kept_as_reference_options(solution, tmp_path, capsys):
+    nb = nbformat.read(solution / "notebooks" / "Demo.ipynb", as_version=4)
+    nb.cells[2].source = nb.cells[2].source.replace(markers.BEGIN, markers.BEGIN + "\n# NBVAL_IGNORE_OUTPUT")
+    nbformat.write(nb, solution / "notebooks" / "Demo.ipynb")
+    assert release_main(["--out", str(tmp_path / "s"), "--source", str(solution)]) == 0
+    student = nbformat.read(tmp_path / "s" / "notebooks" / "Demo.ipynb", as_version=4)
+    assert "NBVAL_IGNORE_OUTPUT" not in student.cells[2].source, "stubbed with the region"
+    reference = reference_file(tmp_path / "s")[student.cells[2].id]
+    assert reference.comments == ["NBVAL_IGNORE_OUTPUT"] and reference.options(True)["check"] is False
 
 
 def test_release_summary_reports_what_it_did(solution, tmp_path, capsys):
@@ -272,6 +307,7 @@ def test_release_summary_reports_what_it_did(solution, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "python: 3 solution regions stubbed in 1 files" in out
     assert "1 regions stubbed in 1 cells; 1 inline-question answers cleared" in out
+    assert "the reference outputs kept in cs231n_bn/kit/reference/ (1 file)" in out
     assert "none found" in out
     assert "notebooks/Demo.ipynb, cell 3, notebooks/Demo.ipynb, cell 5" in out
 
@@ -315,12 +351,22 @@ def test_leak_scan_finds_a_planted_leak(solution, released):
     secrets = secrets_of(solution)
     nb_path = released / "notebooks" / "Demo.ipynb"
     nb = json.loads(nb_path.read_text())
-    nb["cells"][6]["outputs"][0]["text"] = ['    \x1b[1mcentred_values\x1b[0m = x - np.mean(x)\n']
+    nb["cells"][6]["outputs"] = [{"output_type": "stream", "name": "stdout",
+                                  "text": ['    \x1b[1mcentred_values\x1b[0m = x - np.mean(x)\n']}]
     nb_path.write_text(json.dumps(nb))
     (released / "notes.txt").write_text("doubled_result_value = y + y\n")
+    store_path = released / reference_store.store_path("notebooks/Demo.ipynb")
+    store = json.loads(store_path.read_text())
+    last = list(store["cells"])[-1]
+    store["cells"][last]["outputs"] = [{"output_type": "error", "ename": "E", "evalue": "",
+                                        "traceback": ["\x1b[0;32m----> 5\x1b[0m \x1b[43mtotal\x1b[49m = "
+                                                      "total + float(value) * float(value)"]}]
+    store_path.write_text(json.dumps(store))  # escaped in the JSON text, colour codes inside the line
     leaks = scan_tree(released, secrets)
     assert ("notebooks/Demo.ipynb, cell 6 output", "centred_values = x - np.mean(x)") in leaks
     assert ("notes.txt", "doubled_result_value = y + y") in leaks
+    assert (f"cs231n_bn/kit/reference/Demo.json, cell {last} output",
+            "total = total + float(value) * float(value)") in leaks
 
 
 def test_leak_in_notebook_metadata_stops_the_release(solution, tmp_path, capsys):
@@ -340,7 +386,7 @@ def test_git_option_makes_one_commit_of_the_student_tree(solution, tmp_path, cap
     assert git(out, "rev-list", "--count", "HEAD").strip() == "1"
     assert git(out, "status", "--porcelain") == ""
     committed = set(git(out, "ls-files").split())
-    assert committed == set(edition_files(solution))
+    assert committed == set(edition_files(solution)) | {reference_store.store_path("notebooks/Demo.ipynb")}
     assert scan_tree(out, secrets_of(solution)) == []
     for path in committed:
         shown = git(out, "show", f"HEAD:{path}") if not path.endswith(".bin") else ""
@@ -660,25 +706,7 @@ def test_out_in_a_really_read_only_folder_is_a_clear_error(solution, tmp_path, c
 # ---------------------------------------------------------------------------------------------------------------
 # This repository
 
-def _is_student_edition():
-    try:
-        build_student_edition(REPO)
-    except Exception as error:  # noqa: BLE001 - any failure here is reported by the test below
-        return "looks like a student edition already" in str(error)
-    return False
-
-
-@pytest.fixture(scope="module")
-def repo_release(tmp_path_factory):
-    """(solution snapshot, StudentEdition, student tree): this repository's tracked files copied once, so that
-    edits made meanwhile in the checkout do not race the comparisons, then released."""
-    if not (REPO / ".git").exists() or not HAS_GIT:
-        pytest.skip("this repository's release needs its git checkout")
-    if _is_student_edition():
-        pytest.skip("this is the student edition: there is nothing to release")
-    snapshot, edition, student = release_repository(REPO, tmp_path_factory.mktemp("repo-release"))
-    assert edition_files(snapshot) == edition_files(REPO)
-    return snapshot, edition, student
+# ``repo_release`` (tests/conftest.py): this repository's tracked files, released once for the session.
 
 
 def test_release_of_this_repository_has_no_leaks(repo_release):
@@ -689,7 +717,9 @@ def test_release_of_this_repository_has_no_leaks(repo_release):
     assert scan_tree(out, secrets) == []
     # Every released file, with the student CI in place of the solution edition's own.
     released = {p for p in edition_files(solution) if not never_released(p)} - set(student_ci.SOLUTION_ONLY)
-    assert set(edition_files(out)) == released | {student_ci.WORKFLOW, student_ci.AUTOGRADING}
+    notebooks = [p for p in released if p.endswith(".ipynb")]
+    references = {reference_store.store_path(p) for p in notebooks}
+    assert set(edition_files(out)) == released | {student_ci.WORKFLOW, student_ci.CLASSROOM} | references
 
 
 def test_release_of_this_repository_stubs_every_region_with_its_message(repo_release):
@@ -736,6 +766,34 @@ def test_release_of_this_repository_notebooks_are_valid(repo_release):
             for cell in nb.cells:
                 if is_answer_cell(cell):
                     assert cell.source == ANSWER_PLACEHOLDER, path
+                if cell.cell_type == "code":
+                    assert cell.outputs == [] and cell.execution_count is None, (path, cell.id)
+
+
+def test_release_of_this_repository_keeps_every_reference_output(repo_release):
+    """Each notebook's reference file holds the outputs of every code cell of the solution run, minus those that
+    showed solution code, with the nbval options of the solution cell."""
+    solution, edition, out = repo_release
+    redacted = set(edition.redacted)
+    for path in edition_files(out):
+        if not path.endswith(".ipynb"):
+            continue
+        references = reference_file(out, Path(path).stem)
+        solution_nb = nbformat.read(solution / path, as_version=4)
+        code = [(index, cell) for index, cell in enumerate(solution_nb.cells) if cell.cell_type == "code"]
+        assert list(references) == [cell.id for _, cell in code], path
+        for number, (index, cell) in enumerate(code):
+            reference = references[cell.id]
+            assert (reference.cell, reference.execution_count) == (number, cell.execution_count), (path, number)
+            if f"{path}, cell {index}" not in redacted:
+                assert reference.outputs == cell.outputs, (path, number)
+            # The options nbval itself would take from the solution cell (a redacted cell is never compared).
+            options = dict(find_metadata_tags(cell.metadata))
+            options.update(find_comment_markers(cell.source))
+            if f"{path}, cell {index}" in redacted:
+                options["check"] = False
+            assert {k: v for k, v in reference.options(True).items() if k in options} == options, (path, number)
+            assert reference.options(True)["check"] is options.get("check", True), (path, number)
 
 
 def test_release_of_this_repository_round_trips(repo_release):

@@ -1,5 +1,5 @@
-"""A student edition filled with independently written correct solutions passes everything; each classic mistake
-fails ``check`` with its named message.
+"""A student edition filled with independently written correct solutions passes everything; each mistake fails
+``check`` on its function with the message that names it.
 
 The solutions are fixtures that never ship (tests/fixtures/solutions, left out of the student edition; these tests
 skip without it). The release of this repository is written to a temporary folder once, then for each style:
@@ -14,15 +14,16 @@ skip without it). The release of this repository is written to a temporary folde
 - cs231n_2020 (cache tuples, rebinding and storing back, np.random.seed, float64 mask): the whole unit-test suite
   ``pytest tests/``; kratzert (staged graph, full cache) and vectorized (minimal cache): the unit tests of the
   functions a student writes (STUDENT_CODE_TESTS);
-- each classic mistake (mistakes.py): the cs231n 2020 style with that one region wrong; ``check`` fails it with
-  its named message.
+- each mistake (mistakes.py): the cs231n 2020 style with that one region wrong; ``check`` fails it with the
+  message that names it;
+- the correct variants (variants.py, on the cs231n 2020 style): ``check`` and the unit tests of the functions
+  students write pass.
 
 Notebook code-cell regions are filled with the solution edition's own cells (the styles cover the package).
 Everything runs in subprocesses inside the filled tree, so the package under test is the student's.
 """
 
 import importlib
-import re
 import subprocess
 import sys
 import time
@@ -31,9 +32,8 @@ from pathlib import Path
 import pytest
 
 from cs231n_bn.kit.edition import markers
+from cs231n_bn.kit.grading import runner
 from cs231n_bn.kit.grading.checks import CHECKS
-from cs231n_bn.kit.edition.tree import ReleaseError
-from fixtures.editions import release_repository
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "solutions"
@@ -44,7 +44,8 @@ STYLES = ("cs231n_2020", "kratzert", "vectorized")
 STUDENT_CODE_TESTS = ("tests/test_layers.py", "tests/test_batchnorm.py", "tests/test_normalization.py",
                       "tests/test_optim.py", "tests/test_models.py", "tests/test_check.py", "tests/test_conv_layers.py",
                       "tests/test_gradient_check.py", "tests/test_solver.py", "tests/test_solver_monitors.py",
-                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py")
+                      "tests/test_bn_experiments.py", "tests/test_bn_practice.py",
+                      "tests/test_conv_training.py")
 WAIT = 1800  # seconds the last tests wait for the background runs, the three styles together
 
 
@@ -61,12 +62,10 @@ def _fixture(name):
 
 
 @pytest.fixture(scope="module")
-def released(tmp_path_factory):
-    """(solution snapshot, student edition): this repository's files, and their release."""
-    try:
-        snapshot, _, student = release_repository(REPO, tmp_path_factory.mktemp("student-solutions"))
-    except ReleaseError as error:
-        pytest.fail(f"the release of this repository failed:\n{error}")
+def released(student_release):
+    """(solution snapshot, student edition): this repository's files, and their release (the session's one
+    release, tests/conftest.py)."""
+    snapshot, _, student = student_release
     return snapshot, student
 
 
@@ -119,20 +118,48 @@ def test_each_style_passes_the_unit_tests(style_tree):
 MISTAKES = _fixture("mistakes").MISTAKES if FIXTURES.is_dir() else {}
 
 
+@pytest.fixture(scope="module")
+def cs231n_2020_tree(released, tmp_path_factory):
+    """The student edition filled with the cs231n 2020 style, into whose package each mistake is written."""
+    return fill(released, tmp_path_factory.mktemp("mistakes") / "edition", _fixture("cs231n_2020").SOLUTIONS)
+
+
 @pytest.mark.parametrize("mistake", sorted(MISTAKES))
-def test_each_classic_mistake_fails_check_with_its_message(mistake, released, tmp_path):
+def test_each_mistake_fails_its_check_with_its_message(mistake, released, cs231n_2020_tree, tmp_path):
+    """The check of the function with the mistake fails, and its message says what MISTAKES says (and no other
+    mistake's message of that check: a message names only the mistake that was made).
+
+    The grader runs here as ``check`` runs it (runner.run, the student's code in a child process), on a copy of the
+    filled package with the mistake's files written again; tests/test_check.py covers the command line around it.
+    """
     entry = MISTAKES[mistake]
-    solutions = dict(_fixture("cs231n_2020").SOLUTIONS)
-    solutions[entry["key"]] = entry["code"]
-    tree = fill(released, tmp_path / "edition", solutions)
-    result = run(tree, "-m", "cs231n_bn", "check", entry["check"], timeout=120)
-    assert result.returncode == 1, result.stdout + result.stderr
-    (line,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['check'])} +\S", line)]
-    assert "  FAILED: " in line and entry["message"] in line, line
-    assert "Traceback" not in result.stdout + result.stderr
+    solutions = {**_fixture("cs231n_2020").SOLUTIONS, **entry.get("also", {}), entry["key"]: entry["code"]}
+    paths = {entry["key"][0], *(key[0] for key in entry.get("also", {}))}
+    snapshot, student = released
+    tree = _fixture("fill").refill_package(student, snapshot, cs231n_2020_tree, tmp_path, solutions, paths)
+    names = (entry["check"], entry.get("passes"))
+    outcomes = {o.name: o for o in runner.run([c for c in CHECKS if c.name in names], tree, time_limit=120)}
+    own = outcomes[entry["check"]]
+    assert own.status == runner.FAILED and entry["message"] in own.reason, own.line(0)
+    assert "Traceback" not in own.reason
+    others = {m["message"] for m in MISTAKES.values() if m["check"] == entry["check"]} - {entry["message"]}
+    named = [message for message in others if message in own.reason and message not in entry["message"]]
+    assert not named, f"{own.reason!r} names another mistake: {named}"
     if "passes" in entry:
-        (other,) = [line for line in result.stdout.splitlines() if re.match(rf"{re.escape(entry['passes'])} ", line)]
-        assert other.endswith("  passed"), other
+        assert outcomes[entry["passes"]].status == runner.PASSED, outcomes[entry["passes"]].line(0)
+
+
+def test_correct_variants_pass_check_and_the_unit_tests(released, tmp_path):
+    """Correct code in the ways students write it that the three styles do not (variants.py): check passes every
+    function, and so do the unit tests of the functions students write."""
+    tree = fill(released, tmp_path / "edition", _fixture("variants").SOLUTIONS)
+    result = run(tree, "-m", "cs231n_bn", "check", timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith(f"{len(CHECKS)} passed, 0 failed"), result.stdout
+    result = run(tree, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", "addopts=", *STUDENT_CODE_TESTS)
+    summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    assert result.returncode == 0, summary + "\n" + "\n".join(
+        line for line in result.stdout.splitlines() if line.startswith(("FAILED", "ERROR")))
 
 
 JOBS = _fixture("background").JOBS if FIXTURES.is_dir() else ()

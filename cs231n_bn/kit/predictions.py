@@ -9,8 +9,10 @@ nothing here asserts that it was right.
     ...                                   # the experiment
     beside(prediction, observed="plain", detail="plain: 0.10 (chance); bn: 0.81")
 
-Cells that print a prediction show the student's own words, so nbval ignores their output (the notebooks tag them
-``NBVAL_IGNORE_OUTPUT``).
+Cells that print a prediction show the student's own prediction, so nbval ignores their output (the notebooks mark
+them ``NBVAL_IGNORE_OUTPUT``). ``beside`` prints the predicted choice or number, not the reasons: the reasons stay
+in the student's prediction cell, and the stored outputs of the solution edition, which the student edition keeps
+for nbval, never show the reference's reasons.
 """
 
 import math
@@ -52,13 +54,17 @@ class Prediction:
             if not low <= number <= high:
                 raise ValueError(f"prediction {number!r}: must lie between {low:g} and {high:g}")
 
+    def value_text(self):
+        """The prediction itself, as text: the choice, or the number."""
+        return f"{self.value:g}" if self.choices is None else str(self.value)
+
     def text(self):
-        value = f"{self.value:g}" if self.choices is None else str(self.value)
-        return f"{value} (because: {self.why.strip()})"
+        return f"{self.value_text()} (because: {self.why.strip()})"
 
 
 def beside(prediction, observed, detail="", tolerance=None):
-    """Print the prediction next to the result; returns True when they agree (for the student's eyes only).
+    """Print the prediction (its choice or number; the reasons stay in the prediction cell) next to the result;
+    returns True when they agree (for the student's eyes only).
 
     Inputs:
     - prediction: a Prediction
@@ -77,7 +83,8 @@ def beside(prediction, observed, detail="", tolerance=None):
     else:
         agrees = prediction.value == observed
         shown = str(observed)
-    print(f"you predicted: {prediction.text()}")
+    print(f"you predicted: {prediction.value_text()}")
     print(f"the run shows: {shown}" + (f" ({detail})" if detail else ""))
-    print("as you predicted." if agrees else "not what you predicted: what did your reasoning leave out?")
+    print("as you predicted." if agrees else "not what you predicted: what did your reasons (in your prediction cell) "
+                                             "leave out?")
     return agrees

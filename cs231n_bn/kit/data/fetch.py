@@ -4,10 +4,13 @@ Sources, tried in this order for every file still missing; whatever a source yie
 sources.py) before it is kept, and a file that fails is reported and not kept:
   1. files already in `datasets/NAME/` (the kept files themselves, or an archive dropped there by hand,
      e.g. `datasets/cifar10/cifar-10-binary.tar.gz`);
-  2. the Debian package's directory, for Fashion-MNIST (/usr/share/datasets/fashion-mnist); when it is
+  2. the course's mirror, when one is given (--mirror URL or the environment variable CS231N_BN_MIRROR): a
+     download of URL/NAME/ARCHIVE (e.g. .../fashion-mnist/train-images-idx3-ubyte.gz), which may be packed
+     differently from upstream's archive and is verified by its content, as a local copy is;
+  3. the Debian package's directory, for Fashion-MNIST (/usr/share/datasets/fashion-mnist); when it is
      missing and apt-get can run without a password prompt (as root, or with password-less sudo), the
      package is installed first (apt-get install -y; on failure apt-get update, then one more try);
-  3. HTTP(S) download from the data set's mirrors, in order, each download resumable, bounded in size and
+  4. HTTP(S) download from the data set's mirrors, in order, each download resumable, bounded in size and
      time (see download.py), and verified.
 Every file is read with a size bound (a gzip bomb is refused without being inflated). Two fetches of one data
 set take turns (a lock file, `.fetch.lock`, in its folder); a folder that cannot be written is reported with
@@ -41,6 +44,7 @@ from .store import (ROOT_ENV, ChecksumError, check_content, check_digests, descr
                     max_content_size, resolve_root)
 
 DOWNLOAD_DIR = ".download"
+MIRROR_ENV = "CS231N_BN_MIRROR"
 
 
 class FetchError(RuntimeError):
@@ -48,7 +52,7 @@ class FetchError(RuntimeError):
 
 
 def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAULT_TIMEOUT, progress=True,
-          log=print, apt=None, deadline=None):
+          log=print, apt=None, deadline=None, mirror=None):
     """Make sure every file of a data set is present and verified in `<root>/<spec.name>/`.
 
     Inputs:
@@ -61,6 +65,8 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
     - log: called with each line of the report.
     - apt: callable(package, log) -> bool that installs a Debian package (default: `apt_install`).
     - deadline: seconds one file's download may take in all (default: from its size, see download.py).
+    - mirror: the course's mirror, a base URL serving the archives as NAME/ARCHIVE, tried before the Debian
+      package and the upstream mirrors (None: none).
 
     Returns:
     - the data set's directory (a Path). Raises FetchError if some file could not be had, or if the folder
@@ -81,14 +87,22 @@ def fetch(spec, root=None, *, allow_apt=True, allow_download=True, timeout=DEFAU
     _make_writable_dir(directory, spec, [line.strip() for line in lines if "present but wrong" in line])
     with _dataset_lock(directory, spec, log):
         return _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress, log, apt, deadline,
-                             verified)
+                             verified, mirror)
 
 
-def _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress, log, apt, deadline, verified):
+def course_mirror_url(mirror, spec, archive):
+    """The URL of ``archive`` of data set ``spec`` on the course's mirror ``mirror`` (a base URL)."""
+    return f"{mirror.rstrip('/')}/{spec.name}/{archive.filename}"
+
+
+def _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress, log, apt, deadline, verified,
+                  mirror=None):
     # Checked again under the lock: another process may have fetched files meanwhile.
     needed = [archive for archive in spec.archives if not _present(archive, directory, log, verified)]
     failures = {}
     sources = [("dropped", directory)]
+    if mirror and allow_download:
+        sources.append(("mirror", mirror))
     if spec.debian_dir:
         sources.append(("debian", Path(spec.debian_dir)))
     apt_tried = False
@@ -96,6 +110,15 @@ def _fetch_locked(spec, directory, allow_apt, allow_download, timeout, progress,
         attempts = []
         done = False
         for kind, where in sources:
+            if kind == "mirror":  # the course's copy, verified by its content
+                try:
+                    done = _download_archive(archive, spec, directory, timeout, progress, log, attempts, deadline,
+                                             urls=[course_mirror_url(where, spec, archive)], check_archive=False)
+                finally:
+                    _remove_empty_dir(directory / DOWNLOAD_DIR)
+                if done:
+                    break
+                continue
             local = where / archive.filename
             if kind == "debian" and not local.exists() and not apt_tried and allow_apt and spec.debian_package:
                 apt_tried = True
@@ -308,8 +331,14 @@ def _read_tar_members(archive, path):
     return found
 
 
-def _download_archive(archive, spec, directory, timeout, progress, log, attempts, deadline):
-    """Download `archive` from the first mirror that yields a verified copy; True on success."""
+def _download_archive(archive, spec, directory, timeout, progress, log, attempts, deadline, urls=None,
+                      check_archive=True):
+    """Download `archive` from the first mirror that yields a verified copy; True on success.
+
+    urls: the URLs to try (default: each of the data set's mirrors followed by the archive's name);
+    check_archive: also require the archive's published digests (False for the course's mirror, whose copy is
+    verified by its content only, like a local one).
+    """
     staging = directory / DOWNLOAD_DIR
     try:
         staging.mkdir(exist_ok=True)
@@ -317,8 +346,7 @@ def _download_archive(archive, spec, directory, timeout, progress, log, attempts
         _raise_if_unwritable(err, directory, spec)
         raise
     dest = staging / archive.filename
-    for mirror in spec.mirrors:
-        url = mirror + archive.filename
+    for url in urls if urls is not None else [mirror + archive.filename for mirror in spec.mirrors]:
         for _ in range(2):  # a second, clean try when a resumed download fails its check
             resumed = part_path(dest).exists()
             size = f" ({_human_size(archive.size)})" if archive.size else ""
@@ -326,7 +354,7 @@ def _download_archive(archive, spec, directory, timeout, progress, log, attempts
             try:
                 download(url, dest, timeout=timeout, progress=progress, expected_size=archive.size,
                          deadline=deadline)
-                _unpack(archive, dest, directory, url, log, check_archive=True)
+                _unpack(archive, dest, directory, url, log, check_archive=check_archive)
                 return True
             except DownloadError as err:
                 attempts.append(str(err))
@@ -410,6 +438,34 @@ def apt_install(package, log, run=subprocess.run, prefix=None):
     return False
 
 
+def fetch_missing(names, root=None, mirror=None, datasets=None):
+    """Fetch each data set of ``names`` that is not complete in the data root; quiet when every one is.
+
+    What a notebook's set-up cell calls on a hosted machine (see kit/edition/hosted.py): the files present are
+    not read here (the loaders verify them), so where the data are in place this costs a few ``stat`` calls.
+
+    Inputs:
+    - names: data set names (keys of sources.DATASETS).
+    - root: the data root (None: the default root, see store.default_root).
+    - mirror: the course's mirror (None: $CS231N_BN_MIRROR, if set); see ``fetch``.
+
+    Returns the names that were fetched. Raises FetchError as ``fetch`` does, and ValueError for an unknown name.
+    """
+    datasets = DATASETS if datasets is None else datasets
+    unknown = [name for name in names if name not in datasets]
+    if unknown:
+        raise ValueError(f"unknown data set {unknown[0]!r}; expected one of: {', '.join(datasets)}")
+    fetched = []
+    for name in names:
+        spec = datasets[name]
+        directory = resolve_root(root) / spec.name
+        if all((directory / member.name).is_file() for member in spec.files):
+            continue
+        fetch(spec, root, progress=False, mirror=mirror or os.environ.get(MIRROR_ENV))
+        fetched.append(name)
+    return fetched
+
+
 def _parser():
     parser = argparse.ArgumentParser(
         prog="python -m cs231n_bn fetch",
@@ -423,6 +479,10 @@ def _parser():
     parser.add_argument("--no-apt", action="store_true", help="never run apt-get to install a Debian package")
     parser.add_argument("--offline", action="store_true", help="use local sources only; never download")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--mirror", metavar="URL",
+                        help=f"the course's mirror, serving each archive as URL/NAME/ARCHIVE; tried before the Debian "
+                             f"package and the upstream mirrors, its files verified by their content (default: "
+                             f"${MIRROR_ENV}, if set)")
     return parser
 
 
@@ -446,7 +506,7 @@ def main(argv=None, datasets=None):
     for name in names:
         try:
             fetch(datasets[name], args.root, allow_apt=not args.no_apt, allow_download=not args.offline,
-                  timeout=args.timeout, progress=not args.quiet)
+                  timeout=args.timeout, progress=not args.quiet, mirror=args.mirror or os.environ.get(MIRROR_ENV))
         except (FetchError, OSError) as err:
             print(f"error: {err}", file=sys.stderr)
             failed.append(name)

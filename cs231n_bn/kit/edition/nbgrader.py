@@ -6,15 +6,18 @@ NAME``. Everything comes from the same solution regions as ``release``:
 
 - ``source/NAME/*.ipynb``: the notebooks of the solution edition with nbgrader cell metadata. A code cell holding
   solution regions is a solution cell (nbgrader replaces each region by a stub, keeping its TODO line); an
-  inline-question answer is a manually graded solution cell with points; each numbered section whose package
+  inline-question answer is a manually graded solution cell with points, and so is a prediction cell (a code cell
+  tagged ``prediction``: the student's prediction before an experiment, 1 point for being there); each numbered
+  section whose package
   functions have self-checks ends with a locked, autograded test cell that runs those checks on the submitted
   package and scores one point per passing check. Outputs that would show solution code are removed, as in the
-  student edition; the other reference outputs stay for ``pytest --nbval``.
-- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed), since nbgrader
-  only rewrites notebooks and copies every other file as it is.
+  student edition; nbgrader's ClearOutput clears the rest from the released notebooks, as for any assignment.
+- ``source/NAME/cs231n_bn/``: the package as the student edition has it (solution regions stubbed, the reference
+  outputs that notebook validation compares with in ``kit/reference/``), since nbgrader only rewrites notebooks and
+  copies every other file as it is.
 - ``nbgrader_config.py``: the course root, the data folder for the kernels, a cell timeout that fits the longest
   training cell, ``exclude_overwriting`` for the package files students complete (so that autograde grades the
-  submitted copies; every other file is put back from source/), and the kit's stubs and output handling.
+  submitted copies; every other file is put back from source/), and the kit's stubs.
 
 Run it again with --force after changing the notebooks or the package; other assignments, the gradebook and
 submissions in COURSE are left alone.
@@ -45,6 +48,8 @@ DEFAULT_ASSIGNMENT = "bn"
 NBGRADER_VERSION = "0.9.6"  # the version this course layout is tested with
 
 POINTS_PER_ANSWER = 2       # an answer cell's own "points" metadata wins
+POINTS_PER_PREDICTION = 1   # a prediction cell (tag "prediction"): graded by hand for being there, not for being right
+PREDICTION_TAG = "prediction"
 CODE_STUB = 'raise NotImplementedError("write the code the TODO above asks for")'
 
 # The cell timeout: the longest cell the notebooks' last clean run recorded, times a margin for a busy grading
@@ -143,7 +148,14 @@ def course_notebook(solution_text, student_text, path, sections, redacted):
         if cell.cell_type == "code":
             regions = find_regions(cell.source, where)
             marker_lines = {line for region in regions for line in (region.begin, region.end)}
-            if regions:
+            if regions and PREDICTION_TAG in cell.metadata.get("tags", []):
+                grade_id = new_id("prediction", index)
+                cell.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=True, solution=True, locked=False,
+                                                               points=POINTS_PER_PREDICTION)
+                ids.add(grade_id)
+                answers.append((grade_id, POINTS_PER_PREDICTION))
+                solutions += 1
+            elif regions:
                 grade_id = new_id("solution", index)
                 cell.metadata["nbgrader"] = _nbgrader_metadata(grade_id, grade=False, solution=True, locked=False)
                 ids.add(grade_id)
@@ -450,9 +462,11 @@ def summary(course, out, config):
     for name in notebook_order(list(course.answers)):
         sections = [s for s in course.sections if s.notebook == name]
         graded = ", ".join(f"{s.number or 'all'}: {s.points}" for s in sections) or "none"
-        lines.append(f"  {name}: autograded points by section {graded}; {len(course.answers[name])} inline "
-                     f"questions ({sum(p for _, p in course.answers[name])} points, graded by hand); "
-                     f"{course.solution_cells[name]} solution cells")
+        answers = course.answers[name]
+        predictions = sum(grade_id.startswith("prediction-") for grade_id, _ in answers)
+        lines.append(f"  {name}: autograded points by section {graded}; {len(answers) - predictions} inline "
+                     f"questions and {predictions} predictions ({sum(p for _, p in answers)} points, graded by "
+                     f"hand); {course.solution_cells[name]} solution cells")
     lines.append(f"  total: {auto} autograded points, {manual} graded by hand")
     lines.append(f"  students complete (graded as submitted): {', '.join(course.student_files)}")
     data = default_root()

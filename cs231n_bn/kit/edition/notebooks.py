@@ -1,10 +1,11 @@
-"""Notebooks in the student edition: stubbed code cells, cleared answers, reference outputs kept.
+"""Notebooks in the student edition: stubbed code cells, cleared answers, redacted reference outputs.
 
-The student notebook keeps every stored output of the solution run, because that is what ``pytest --nbval``
-compares a student's run against. Inputs lose their solution regions (as in .py files), inline-question answers
-(markdown cells whose metadata says ``nbgrader.solution: true``) get a placeholder, and an output that would show
-solution code (a cell printing source, a traceback or warning quoting a solution line) is removed, its cell tagged
-``nbval-ignore-output`` so that nbval does not expect it back.
+Inputs lose their solution regions (as in .py files), inline-question answers (markdown cells whose metadata says
+``nbgrader.solution: true``) get a placeholder, and an output of the solution run that would show solution code (a
+cell printing source, a traceback or warning quoting a solution line) is removed, its cell tagged
+``nbval-ignore-output`` so that nbval does not expect it back. The release then moves the remaining outputs, the
+reference that ``pytest notebooks/NB.ipynb`` compares a student's run with, into the notebook's reference file
+(``cs231n_bn.kit.reference.store``): the student notebook ships without outputs.
 """
 
 import copy
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 
 import nbformat
 
+from .hosted import is_setup_cell
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_text, stub_compiles
 
 ANSWER_PLACEHOLDER = "**Answer:** *Write your answer here.*"
@@ -121,14 +123,16 @@ def write_notebook(student):
 def restore_notebook(solution_text, student_text, path):
     """Put the solution back into a student notebook: code-cell regions, answers, and redacted outputs.
 
-    Returns the restored NotebookNode. Raises MarkerError if the two notebooks do not line up cell by cell.
+    Returns the restored NotebookNode (with the release's set-up cell, if it has one: see hosted.py). Raises
+    MarkerError if the two notebooks do not line up cell by cell.
     """
     solution = nbformat.reads(solution_text, as_version=nbformat.NO_CONVERT)
     student = nbformat.reads(student_text, as_version=nbformat.NO_CONVERT)
-    if len(solution.cells) != len(student.cells):
-        raise MarkerError(path, 1, f"the student notebook has {len(student.cells)} cells, the solution "
+    cells = [cell for cell in student.cells if not is_setup_cell(cell)]  # the release's set-up cell stays as it is
+    if len(solution.cells) != len(cells):
+        raise MarkerError(path, 1, f"the student notebook has {len(cells)} cells, the solution "
                                    f"{len(solution.cells)}")
-    for index, (ref, cell) in enumerate(zip(solution.cells, student.cells)):
+    for index, (ref, cell) in enumerate(zip(solution.cells, cells)):
         where = f"{path}, cell {index}"
         if ref.cell_type != cell.cell_type:
             raise MarkerError(where, 1, f"a {cell.cell_type} cell where the solution has a {ref.cell_type} cell")

@@ -20,8 +20,9 @@ import nbformat
 
 from cs231n_bn.kit.atomic import new_file_mode
 from cs231n_bn.kit.data.store import checkout_root
+from cs231n_bn.kit.reference import store as reference_store
 
-from . import student_ci
+from . import hosted, student_ci, student_files
 from .markers import MarkerError, find_regions, restore, solution_lines, stub_compiles, stub_text
 from .notebooks import (ANSWER_PLACEHOLDER, comparable, make_student_notebook, normalize_text, output_texts,
                         redact_outputs, restore_notebook, write_notebook)
@@ -137,18 +138,20 @@ class StudentEdition:
     stubbed_cells: int = 0
     answers: int = 0
     redacted: list = field(default_factory=list)        # "path, cell N" whose outputs showed solution code
+    references: list = field(default_factory=list)      # the reference files written (kit/reference/NAME.json)
 
 
-def build_student_edition(root):
+def build_student_edition(root, setup=None):
     """Read the solution edition at ``root`` and build the student edition in memory.
 
     Checks every file before anything is produced: a malformed region anywhere, a leak, or a tree without any
-    solution region raises ReleaseError listing every problem (file and line).
+    solution region raises ReleaseError listing every problem (file and line). ``setup`` (a hosted.Setup) says
+    what the notebooks' set-up cell installs (default: hosted.Setup(), nothing published).
     """
     root = Path(root)
     edition, problems = StudentEdition(), []
     secret_candidates, public = [], []
-    student_notebooks, templates, fixtures = {}, {}, []
+    student_notebooks, solution_notebooks, templates, fixtures = {}, {}, {}, []
     links = []
     for path in edition_files(root):
         source = root / path
@@ -190,6 +193,7 @@ def build_student_edition(root):
                 edition.stubbed_cells += student.stubbed_cells
                 edition.answers += student.answers
                 student_notebooks[path] = student
+                solution_notebooks[path] = text
             else:
                 public.append(text)
                 edition.files[path] = data
@@ -209,6 +213,9 @@ def build_student_edition(root):
     for path, student in student_notebooks.items():
         redact_outputs(student, edition.secrets)
         edition.redacted += [f"{path}, cell {index}" for index in student.redacted_cells]
+        problems += _move_reference_outputs(path, student, solution_notebooks[path], edition)
+        if student_files.applies_to(root):
+            hosted.add_setup_cell(student.notebook, setup or hosted.Setup())
         try:
             edition.files[path] = write_notebook(student).encode("utf-8")
         except nbformat.ValidationError as error:
@@ -216,6 +223,7 @@ def build_student_edition(root):
     problems += _copy_links(root, links, edition)
     if problems:
         raise ReleaseError(problems)
+    student_files.install(root, edition, setup)  # the student's README and requirements
 
     leaks = find_leaks(edition.files, edition.secrets)
     if leaks:
@@ -225,6 +233,25 @@ def build_student_edition(root):
         raise ReleaseError([f"{finding}; shipped code must not implement a student function (use stored "
                             f"reference values, invariants or numerical gradients)" for finding in implementations])
     return edition
+
+
+def _move_reference_outputs(path, student, solution_text, edition):
+    """Keep the reference outputs of a student notebook (redacted) in its reference file, then clear them from the
+    notebook, which ships without outputs. Returns a problem line for each reason it cannot."""
+    target = reference_store.store_path(path)
+    if target in edition.files:
+        return [f"{path}: its reference file {target} is already a file of the edition (another notebook of this "
+                f"name, or a tracked file); rename one of them"]
+    try:
+        solution = nbformat.reads(solution_text, as_version=nbformat.NO_CONVERT)
+        text = reference_store.store_text(path, student.notebook, solution)
+    except ValueError as error:
+        return [f"{path}: {error}"]
+    edition.files[target] = text.encode("utf-8")
+    edition.modes[target] = 0o644
+    edition.references.append(target)
+    reference_store.strip_outputs(student.notebook)
+    return []
 
 
 def _copy_links(root, links, edition):
@@ -277,8 +304,9 @@ def find_leaks(files, secrets):
     Inputs:
     - files: relative path -> bytes
     - secrets: stripped solution lines (see ``secret_lines``)
-    Notebooks are read as JSON so that every string (inputs, outputs with colour codes and HTML removed,
-    metadata) is searched as the student would see it; other files are searched as text.
+    Notebooks and reference files (kit/reference/NAME.json) are read as JSON so that every string (inputs, outputs
+    with colour codes and HTML removed, metadata) is searched as the student would see it; other files are searched
+    as text.
     """
     leaks = []
     for path, data in sorted(files.items()):
@@ -286,10 +314,11 @@ def find_leaks(files, secrets):
             leaks.append((path, "(a file that is never shipped)"))
             continue
         texts = [(path, data.decode("utf-8", errors="replace"))]
-        if path.endswith(".ipynb"):
+        if path.endswith(".ipynb") or reference_store.is_store_path(path):
+            strings = _notebook_strings if path.endswith(".ipynb") else _reference_strings
             try:
-                texts += list(_notebook_strings(path, json.loads(data)))
-            except ValueError:
+                texts += list(strings(path, json.loads(data)))
+            except (ValueError, AttributeError):
                 pass
         for where, text in texts:
             leaks += [(where, secret) for secret in secrets if secret in text]
@@ -304,6 +333,18 @@ def _notebook_strings(path, nb):
         where = f"{path}, cell {index}"
         yield where, "".join(cell.get("source", ""))
         yield from ((where + " metadata", text) for text in _strings(cell.get("metadata", {})))
+        for output in cell.get("outputs", []):
+            yield from ((where + " output", text) for text in output_texts(output))
+            yield from ((where + " output", text) for text in _strings(output))
+
+
+def _reference_strings(path, data):
+    """(where, text) for every string of a reference file (kit/reference/NAME.json): sources, outputs as shown, and
+    every other string."""
+    yield from ((path, text) for text in _strings(data))
+    for key, cell in data.get("cells", {}).items():
+        where = f"{path}, cell {key}"
+        yield where, "".join(cell.get("source", ""))
         for output in cell.get("outputs", []):
             yield from ((where + " output", text) for text in output_texts(output))
             yield from ((where + " output", text) for text in _strings(output))
@@ -391,17 +432,25 @@ def restore_tree(solution_root, student_root):
     """The student edition at ``student_root`` with the solution of ``solution_root`` put back.
 
     Returns relative path -> restored text (str) for every file of the student edition that is text:
-    .py files get their regions back in place of their stubs, notebooks their regions, answers and any
-    redacted outputs; other files are returned as they are.
+    .py files get their regions back in place of their stubs, notebooks their reference outputs (from their
+    reference files, which are not returned), regions, answers and any redacted outputs; other files are returned
+    as they are.
     """
     solution_root, student_root = Path(solution_root), Path(student_root)
     restored = {}
     for path in edition_files(student_root):
+        if reference_store.is_store_path(path):
+            continue  # put back into its notebook below
         text = (student_root / path).read_text(encoding="utf-8", errors="surrogateescape")
         reference = solution_root / path
         if path.endswith(".py") and reference.is_file():
             text = restore(reference.read_text(encoding="utf-8"), text, path)
         elif path.endswith(".ipynb") and reference.is_file():
+            outputs = student_root / reference_store.store_path(path)
+            if outputs.is_file():
+                nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
+                cells = reference_store.read_store(outputs.read_text(encoding="utf-8"), str(outputs))
+                text = nbformat.writes(reference_store.put_back(nb, cells))
             text = nbformat.writes(restore_notebook(reference.read_text(encoding="utf-8"), text, path))
         restored[path] = text
     return restored
@@ -414,18 +463,19 @@ def compare_editions(solution_root, restored):
     """
     solution_root = Path(solution_root)
     solution_only, student_only = student_ci.edition_differences(solution_root)  # .ci/run vs the workflow
+    rewritten = student_files.rewritten(solution_root)  # README.md, requirements.txt: the student's own
     expected = [p for p in edition_files(solution_root) if not never_released(p) and p not in solution_only]
     differences = [f"{p}: missing from the restored edition" for p in expected if p not in restored]
     differences += [f"{p}: not in the solution edition" for p in restored if p not in expected and
                     p not in student_only]
     for path in expected:
-        if path not in restored:
+        if path not in restored or path in rewritten:
             continue
         want = (solution_root / path).read_text(encoding="utf-8", errors="surrogateescape")
         got = restored[path]
         if path.endswith(".ipynb"):
             same = comparable(nbformat.reads(want, as_version=nbformat.NO_CONVERT)) == \
-                comparable(nbformat.reads(got, as_version=nbformat.NO_CONVERT))
+                comparable(hosted.without_setup_cell(nbformat.reads(got, as_version=nbformat.NO_CONVERT)))
         else:
             same = normalize_text(want) == normalize_text(got)
         if not same:

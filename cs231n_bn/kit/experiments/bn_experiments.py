@@ -4,12 +4,75 @@ Every net in a comparison starts from weights drawn with the same seed and sees 
 mini-batches, so that two curves differ only in what is being compared (normalization, weight scale, batch size).
 Nothing here is student work; the figures are drawn by plot_training_curves (fc_experiments) and
 plot_weight_scale_sweep (here).
+
+Initial weights: a number is the standard deviation of every weight matrix (FullyConnectedNet's weight_scale);
+HE ('he') is the stated rule for a fair baseline, the same for every net compared: W_l ~ N(0, 2 / fan_in) for the
+hidden layers, which keeps the variance of a ReLU net's signal from layer to layer (He et al., 2015), and
+N(0, 1 / fan_in) for the output layer.
 """
+
+import numbers
 
 import numpy as np
 
 from cs231n_bn.classifiers.fc_net import FullyConnectedNet
 from cs231n_bn.solver import Solver
+
+HE = "he"
+
+
+def build_net(hidden_dims, input_dim, normalization=None, weight_scale=2e-2, num_classes=10, dtype=np.float32,
+              seed=0, **net_kwargs):
+    """
+    A FullyConnectedNet drawn with `seed`, its weights at `weight_scale` (a positive number, or HE).
+
+    With HE the net is drawn with weight_scale 1 (the same standard-normal draws) and every W_l is then
+    multiplied by sqrt(2 / fan_in), the output layer's by sqrt(1 / fan_in).
+
+    Inputs:
+    - hidden_dims, input_dim, normalization, num_classes, dtype, seed: as for FullyConnectedNet
+    - weight_scale: positive number or 'he'
+    - net_kwargs: any other FullyConnectedNet keyword argument (reg, nonlinearity, ...)
+
+    Returns:
+    - model: the FullyConnectedNet
+    """
+    he = isinstance(weight_scale, str) and weight_scale == HE
+    if not he and (isinstance(weight_scale, bool) or not isinstance(weight_scale, numbers.Real)
+                   or not weight_scale > 0):
+        raise ValueError(f"weight_scale must be a positive number or {HE!r}; got {weight_scale!r}")
+    model = FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
+                              normalization=normalization, weight_scale=1.0 if he else weight_scale, dtype=dtype,
+                              seed=seed, **net_kwargs)
+    if he:
+        for l in range(1, model.num_layers + 1):
+            W = model.params[f"W{l}"]
+            gain = 1.0 if l == model.num_layers else 2.0
+            model.params[f"W{l}"] = (W * np.sqrt(gain / W.shape[0])).astype(W.dtype)
+    return model
+
+
+class _BestStatistics:
+    """Solver callback: the running statistics that go with the Solver's best parameters.
+
+    The Solver keeps the parameters of its best validation check and puts them back at the end, but batch norm's
+    running statistics stay those of the last step. This copies model.bn_params' arrays whenever the Solver takes
+    a new best (its best_params becomes a new dict), so that restore() makes the model the one that was checked.
+    """
+
+    def __init__(self):
+        self.best, self.saved = None, None
+
+    def __call__(self, solver):
+        if solver.best_params is not self.best:
+            self.best = solver.best_params
+            self.saved = [{k: np.copy(v) for k, v in p.items() if isinstance(v, np.ndarray)}
+                          for p in solver.model.bn_params]
+
+    def restore(self, model):
+        if self.saved is not None:
+            for p, arrays in zip(model.bn_params, self.saved):
+                p.update(arrays)
 
 
 def train_net(data, hidden_dims, normalization=None, weight_scale=2e-2, num_classes=10, dtype=np.float32, seed=0,
@@ -18,29 +81,37 @@ def train_net(data, hidden_dims, normalization=None, weight_scale=2e-2, num_clas
     Train one FullyConnectedNet on `data` with the Solver (verbose=False unless given) and return the Solver.
 
     The seed fixes both the initial weights (FullyConnectedNet's seed) and the order of the mini-batches (the
-    Solver's seed, unless solver_kwargs give one).
+    Solver's seed, unless solver_kwargs give one). After training, solver.model is the net of the best validation
+    check: its best parameters (the Solver puts them back) and, with batch norm, the running statistics it had
+    then, so that evaluating solver.model reproduces solver.best_val_acc.
 
     Inputs:
     - data: dict with X_train (N_train, d_1, ..., d_k), y_train (N_train,), X_val (N_val, d_1, ..., d_k),
       y_val (N_val,)
     - hidden_dims: list of hidden layer sizes
     - normalization: None, 'batchnorm' or 'layernorm'
-    - weight_scale: standard deviation of the initial weights
+    - weight_scale: standard deviation of the initial weights, or 'he' (see build_net)
     - num_classes: number of classes C
     - dtype: parameter dtype of the net
     - seed: int, seeds the initial weights and the mini-batch order
-    - solver_kwargs: any Solver keyword argument (update_rule, optim_config, batch_size, num_epochs, ...)
+    - solver_kwargs: any Solver keyword argument (update_rule, optim_config, batch_size, num_epochs, callbacks,
+      ...); reg and nonlinearity go to the net
 
     Returns:
-    - solver: the trained Solver; solver.model holds the net with the best validation parameters
+    - solver: the trained Solver
     """
     input_dim = int(np.prod(data["X_train"].shape[1:]))
-    model = FullyConnectedNet(hidden_dims, input_dim=input_dim, num_classes=num_classes,
-                              normalization=normalization, weight_scale=weight_scale, dtype=dtype, seed=seed)
+    net_kwargs = {key: solver_kwargs.pop(key) for key in ("reg", "nonlinearity") if key in solver_kwargs}
+    model = build_net(hidden_dims, input_dim, normalization=normalization, weight_scale=weight_scale,
+                      num_classes=num_classes, dtype=dtype, seed=seed, **net_kwargs)
     solver_kwargs.setdefault("verbose", False)
     solver_kwargs.setdefault("seed", seed)
-    solver = Solver(model, data, **solver_kwargs)
+    best = _BestStatistics()
+    callbacks = solver_kwargs.pop("callbacks", ())
+    callbacks = [callbacks] if callable(callbacks) else list(callbacks)
+    solver = Solver(model, data, callbacks=callbacks + [best], **solver_kwargs)
     solver.train()
+    best.restore(model)
     return solver
 
 
@@ -85,42 +156,54 @@ def final_loss(solver, window=20):
 
 
 def weight_scale_sweep(data, hidden_dims, weight_scales, normalizations=(None, "batchnorm"), seed=0, window=20,
-                       **common):
+                       seeds=None, **common):
     """
-    Train one net per (normalization, weight scale) and summarize each run by three numbers.
+    Train one net per (normalization, weight scale[, seed]) and summarize each run by four numbers.
 
     Inputs:
     - data, hidden_dims, seed: as for train_net
     - weight_scales: sequence of S positive initial weight scales
     - normalizations: the normalizations compared (None is the baseline without normalization)
     - window: number of final mini-batch losses averaged into final_loss
+    - seeds: None (one run per point, from `seed`) or a sequence of R seeds (R runs per point)
     - common: train_net / Solver keyword arguments shared by every run
 
     Returns:
-    - results: dict normalization -> dict with arrays of shape (S,), one entry per weight scale:
-      'best_val_acc' (Solver.best_val_acc), 'best_train_acc' (max of train_acc_history),
-      'final_loss' (final_loss(solver, window))
+    - results: dict normalization -> dict with arrays of shape (S,), or (R, S) with seeds, one entry per weight
+      scale: 'best_val_acc' (Solver.best_val_acc), 'best_train_acc' (max of train_acc_history),
+      'final_loss' (final_loss(solver, window)) and 'update_ratio' (the median over the steps and the weight
+      matrices of the update-to-data ratio std(W_t - W_{t-1}) / std(W_{t-1}); monitors.UpdateRatioRecorder)
     """
+    from cs231n_bn.kit.monitors import UpdateRatioRecorder
+
     weight_scales = np.asarray(weight_scales, dtype=np.float64)
     if weight_scales.ndim != 1 or weight_scales.size == 0 or not np.all(weight_scales > 0):
         raise ValueError(f"weight_scales must be a non-empty 1-d sequence of positive numbers; got {weight_scales}")
+    run_seeds = [seed] if seeds is None else [int(s) for s in seeds]
+    if not run_seeds:
+        raise ValueError("seeds must be None or a non-empty sequence of ints")
     results = {}
     for normalization in normalizations:
-        runs = [train_net(data, hidden_dims, normalization=normalization, weight_scale=float(scale), seed=seed,
-                          **common)
-                for scale in weight_scales]
-        results[normalization] = {
-            "best_val_acc": np.array([solver.best_val_acc for solver in runs]),
-            "best_train_acc": np.array([max(solver.train_acc_history) for solver in runs]),
-            "final_loss": np.array([final_loss(solver, window) for solver in runs]),
-        }
+        summary = {key: np.zeros((len(run_seeds), len(weight_scales)))
+                   for key in ("best_val_acc", "best_train_acc", "final_loss", "update_ratio")}
+        for i, run_seed in enumerate(run_seeds):
+            for j, scale in enumerate(weight_scales):
+                updates = UpdateRatioRecorder()
+                solver = train_net(data, hidden_dims, normalization=normalization, weight_scale=float(scale),
+                                   seed=run_seed, callbacks=[updates], **common)
+                summary["best_val_acc"][i, j] = solver.best_val_acc
+                summary["best_train_acc"][i, j] = max(solver.train_acc_history)
+                summary["final_loss"][i, j] = final_loss(solver, window)
+                summary["update_ratio"][i, j] = np.median(updates.history()[1])
+        results[normalization] = {key: value[0] if seeds is None else value for key, value in summary.items()}
     return results
 
 
 def plot_weight_scale_sweep(weight_scales, results, title=None):
     """
     Plot a weight_scale_sweep: best validation accuracy, best training accuracy and final training loss
-    against the initial weight scale (log axis), one line per normalization.
+    against the initial weight scale (log axis), one line per normalization; with several seeds, the mean over
+    the seeds and a band from the lowest to the highest seed.
 
     Inputs:
     - weight_scales: sequence of S weight scales, as given to weight_scale_sweep
@@ -138,7 +221,12 @@ def plot_weight_scale_sweep(weight_scales, results, title=None):
     fig, axes = plt.subplots(1, len(panels), figsize=(15, 4))
     for ax, (key, panel_title, ylabel) in zip(axes, panels):
         for normalization, summary in results.items():
-            ax.semilogx(weight_scales, summary[key], "-o", markersize=4, label=normalization or "baseline")
+            values = np.atleast_2d(summary[key])
+            line, = ax.semilogx(weight_scales, values.mean(axis=0), "-o", markersize=4,
+                                label=normalization or "baseline")
+            if values.shape[0] > 1:
+                ax.fill_between(weight_scales, values.min(axis=0), values.max(axis=0), color=line.get_color(),
+                                alpha=0.2)
         if key == "final_loss":
             ax.set_yscale("log")
         ax.set_title(panel_title)
@@ -236,7 +324,7 @@ def plot_bn_input_statistics(weight_scales, stats, eps=1e-5, title=None):
 
 
 def batch_size_comparison(data, hidden_dims, batch_sizes, normalizations=(None, "batchnorm", "layernorm"),
-                          seeds=(0, 1, 2), **common):
+                          seeds=(0, 1, 2), keep_solvers=False, **common):
     """
     Train one net per (normalization, batch size, seed): every normalization at every batch size, each over the
     same seeds (the seed fixes the initial weights and the mini-batch order, as in train_net).
@@ -246,6 +334,7 @@ def batch_size_comparison(data, hidden_dims, batch_sizes, normalizations=(None, 
     - batch_sizes: sequence of B batch sizes
     - normalizations: the normalizations compared (None is the baseline)
     - seeds: sequence of S seeds
+    - keep_solvers: if True, each normalization's dict also holds 'solvers', a list of S lists of B trained Solvers
     - common: train_net / Solver keyword arguments shared by every run (not batch_size or seed)
 
     Returns:
@@ -260,12 +349,17 @@ def batch_size_comparison(data, hidden_dims, batch_sizes, normalizations=(None, 
     results = {}
     for normalization in normalizations:
         val, train = np.zeros((len(seeds), len(batch_sizes))), np.zeros((len(seeds), len(batch_sizes)))
+        solvers = [[None] * len(batch_sizes) for _ in seeds]
         for i, seed in enumerate(seeds):
             for j, batch_size in enumerate(batch_sizes):
                 solver = train_net(data, hidden_dims, normalization=normalization, batch_size=batch_size,
                                    seed=seed, **common)
                 val[i, j], train[i, j] = solver.best_val_acc, max(solver.train_acc_history)
+                if keep_solvers:
+                    solvers[i][j] = solver
         results[normalization] = {"best_val_acc": val, "best_train_acc": train}
+        if keep_solvers:
+            results[normalization]["solvers"] = solvers
     return results
 
 

@@ -7,10 +7,12 @@ in the ways people get wrong, and fix them:
     class_sorted_order(y, seed)                                       batches that each hold one class
     train_on_batches(model, X, y, batches, ...)                       training on batches in a given order
     recalibrate_bn(model, X, method="pass" | "exact")                 running statistics that match the weights
+    stale_statistics(make_model, momentum, data, seeds=...)           trained with a given momentum, recalibrated
+    check_stale_statistics(momentum, rows)                            did that momentum leave them stale?
     fold_convnet(model)                                               batch norm folded into the conv layer
 
 They read the network's parameters and call the kit's layers; a model's bn_param is only written by
-train_on_batches (through the model's own loss) and by recalibrate_bn.
+train_on_batches (through the model's own loss), by stale_statistics (its momentum) and by recalibrate_bn.
 """
 
 import numpy as np
@@ -216,6 +218,76 @@ def recalibrate_bn(model, X, method="pass", batch_size=100):
         raise ValueError(f"recalibrate_bn: method must be 'pass' or 'exact', got {method!r}")
     model.bn_param["running_mean"] = np.asarray(mean).astype(model.dtype)
     model.bn_param["running_var"] = np.asarray(var).astype(model.dtype)
+
+
+def stale_statistics(make_model, momentum, data, seeds=(0, 1, 2), steps=100, batch_size=50, learning_rate=2e-3,
+                     recalibration_images=2000):
+    """
+    The experiment of running statistics that lag behind the weights, once per seed: a batch-normalized network
+    whose running averages use ``momentum`` is trained with Adam on ``steps`` random batches, then evaluated on the
+    validation images in test mode with the running statistics training left ('stale'), in train mode (batches of
+    100: what the current weights do with statistics that match them), and in test mode after recalibrate_bn on
+    the first ``recalibration_images`` training images, by one pass ('one pass') and exactly ('exact').
+
+    Inputs:
+    - make_model: Function seed -> a ThreeLayerConvNet with normalization='batchnorm' (its bn_param['momentum'] is
+      set here).
+    - momentum: The running averages' momentum, a number in [0, 1].
+    - data: Dict with X_train, y_train, X_val, y_val (images (N, C, H, W), labels (N,)).
+    - seeds: Seeds of the networks; network ``seed`` trains on random_batches(..., seed=2 + seed).
+    - steps, batch_size, learning_rate: The training run (one Adam step per batch).
+    - recalibration_images: How many training images the recalibration reads.
+
+    Returns:
+    - rows: One dict per seed: 'seed', the accuracies 'stale', 'train mode', 'one pass', 'exact'; 'var ratio', the
+      median over channels of the stale running variance over the exact one; 'pass against exact', the largest
+      relative difference between the one-pass and the exact variances.
+    """
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float, np.floating)) or not 0 <= momentum <= 1:
+        raise ValueError(f"stale_statistics: momentum must be a number in [0, 1], got {momentum!r}")
+    X_train, y_train, X_val, y_val = (data[k] for k in ("X_train", "y_train", "X_val", "y_val"))
+    rows = []
+    for seed in seeds:
+        model = make_model(seed)
+        _check_bn_model(model, "stale_statistics")
+        model.bn_param["momentum"] = float(momentum)
+        train_on_batches(model, X_train, y_train, random_batches(len(X_train), batch_size, steps, seed=2 + seed),
+                         learning_rate=learning_rate)
+        row = {"seed": seed, "stale": evaluate(model, X_val, y_val),
+               "train mode": evaluate(model, X_val, y_val, mode="train")}
+        stale_var = model.bn_param["running_var"].astype(np.float64)
+        recalibrate_bn(model, X_train[:recalibration_images], method="pass")
+        row["one pass"] = evaluate(model, X_val, y_val)
+        pass_var = model.bn_param["running_var"].astype(np.float64)
+        recalibrate_bn(model, X_train[:recalibration_images], method="exact")
+        row["exact"] = evaluate(model, X_val, y_val)
+        exact_var = model.bn_param["running_var"].astype(np.float64)
+        row["var ratio"] = float(np.median(stale_var / exact_var))
+        row["pass against exact"] = float(np.max(np.abs(pass_var / exact_var - 1)))
+        rows.append(row)
+    return rows
+
+
+def check_stale_statistics(momentum, rows, max_var_ratio=0.5, min_gain=0.01):
+    """
+    Check that ``momentum`` showed running statistics that lag behind the weights and cost accuracy, over the
+    networks of ``rows`` (from stale_statistics): in every network the median running variance is below
+    ``max_var_ratio`` times the exact one, and recalibrating gains at least ``min_gain`` validation accuracy on
+    average. Raises AssertionError saying what the runs showed otherwise.
+
+    Returns:
+    - gain: The mean gain, exact minus stale, a float.
+    """
+    gains = [row["exact"] - row["stale"] for row in rows]
+    ratios = [row["var ratio"] for row in rows]
+    gain = float(np.mean(gains))
+    if not (max(ratios) < max_var_ratio and gain >= min_gain):
+        raise AssertionError(
+            f"with momentum {momentum:g} the running statistics did not lag enough to show: the median running "
+            f"variance was {', '.join(f'{r:.2f}' for r in ratios)} of the exact one in the {len(rows)} networks "
+            f"(asked: below {max_var_ratio:g} in every one), and recalibrating them gained {gain:+.3f} validation "
+            f"accuracy on average ({', '.join(f'{g:+.3f}' for g in gains)}; asked: at least {min_gain:g})")
+    return gain
 
 
 def fold_convnet(model):

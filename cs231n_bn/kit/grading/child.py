@@ -17,7 +17,7 @@ where T is {"module": "cs231n_bn.layers", "name": "affine_forward"} or {"ref": n
 Any request may carry "release": [refs] (objects the grader no longer needs).
 
 A reply is {"ok": value} or {"raised": {"type", "message", "frames": [[path, line, function], ...]}}, plus
-"mutated": [[id, value]] for arrays the grader sent that the call changed in place, "dicts": [[position, value]]
+"mutated": [id, ...] for arrays the grader sent that the call changed in place, "dicts": [[position, value]]
 for the dict arguments as the call left them, and "warnings": [text, ...].
 """
 
@@ -95,8 +95,8 @@ class Session:
                 self.snapshots[k] = array.copy()
         return decode(value, arrays, find=self.find)
 
-    def changes(self, encoder):
-        """[id, encoded value] for every array the grader sent that is now different from its snapshot."""
+    def changes(self):
+        """The ids of the arrays the grader sent that are now different from their snapshots."""
         changed = []
         for k in list(self.snapshots):
             array = self.sent.get(k)
@@ -105,7 +105,7 @@ class Session:
                 continue
             before = self.snapshots[k]
             if array.shape != before.shape or not np.array_equal(array, before, equal_nan=True):
-                changed.append([k, encoder.encode(array.copy())])
+                changed.append(k)
                 self.snapshots[k] = array.copy()
         return changed
 
@@ -172,7 +172,7 @@ class Session:
                 raise
             except BaseException as error:  # whatever the student's code raised, SystemExit included
                 reply = {"raised": self.describe(error)}
-        reply["mutated"] = self.changes(encoder)
+        reply["mutated"] = self.changes()
         reply["dicts"] = [[position, encoder.encode(value)] for position, value in dict_args]
         if caught:
             reply["warnings"] = [f"{w.category.__name__}: {w.message}"[:MAX_MESSAGE] for w in caught[:MAX_WARNINGS]]

@@ -9,9 +9,10 @@
 What comes back is data: arrays (copies), numbers, strings, and tuples, lists and dicts of them. Anything else the
 student's code returns (a cache object, a model, a method) stays in the child and is represented here by a
 ``RemoteObject``; a tuple, list or dict that came from the child goes back to it by reference (the student's own
-object) unless the grader changed it. Two effects of a call are mirrored, so that the checks see what they would
-see in one process: an array the grader sent and the call changed in place is changed here too, and a dict passed
-as an argument holds what the call left in it (bn_param's running averages).
+object) unless the grader changed it. A dict passed as an argument holds, after the call, what the call left in it
+(bn_param's running averages), as it would in one process. An array the grader sent is never changed here: a call
+that changed it in place in the child is recorded (``Student.changed``), for the checks that a function leaves its
+inputs alone; the grader's own copy, which its expectations are computed from, stays as it was.
 
 A call the student's code ends with an exception raises ``StudentError`` here (``StudentNotImplemented`` for
 NotImplementedError); a child that dies, hangs past the deadline or sends a malformed reply raises ``ChildFailed``,
@@ -51,20 +52,48 @@ main(sys.argv[1], int(sys.argv[2]), int(sys.argv[3]))
 """
 
 
+# Files of the package that students read but never complete: an exception raised there is described from the
+# line of the student's code that called into them.
+KIT_FILES = ("fast_layers.py", "solver.py", "data_utils.py", "gradient_check.py", "__init__.py", "__main__.py")
+
+
 class StudentError(Exception):
     """An exception the student's code raised in the child (type name, message, frames in the student's tree)."""
 
     def __init__(self, type_name, message, frames, call):
         self.type_name, self.message, self.frames, self.call = type_name, message, frames, call
+        self.given = ""  # the arguments the grader gave the call, described ("x (2, 3), w (3, 4)"); see Student.call
         super().__init__(f"{type_name}: {message}")
+
+    def where(self, kit=False):
+        """(path in the package, line, function) of the deepest frame in the files students complete (with
+        ``kit``: in any file of the package, the kit's own layers included), or None."""
+        frames = [(path.split("/", 1)[1] if path.startswith("cs231n_bn/") else path, line, function)
+                  for path, line, function in self.frames]
+        frames = frames if kit else [frame for frame in frames if frame[0] not in KIT_FILES]
+        return frames[-1] if frames else None
 
     def location(self):
         """' (at layers.py:123 in batchnorm_forward)': the deepest frame in the student's files, or ''."""
-        if not self.frames:
-            return ""
-        path, line, function = self.frames[-1]
-        path = path.split("/", 1)[1] if path.startswith("cs231n_bn/") else path
-        return f" (at {path}:{line} in {function})"
+        where = self.where()
+        return f" (at {where[0]}:{where[1]} in {where[2]})" if where else ""
+
+    def describe(self):
+        """'raised ValueError at line 12 of your conv_forward_naive (layers.py), given x (2, 3, 5, 5), ...: message':
+        the line of the student's code that raised, the arguments the grader gave, and the exception's message (the
+        call the grader made first when another function raised)."""
+        where, deepest = self.where(), self.where(kit=True)
+        place = ""
+        if deepest is not None and deepest != where:  # raised in the kit's own code, called from the student's
+            place = f" in the kit's {deepest[2]} ({deepest[0]}, line {deepest[1]})" + (", called" if where else "")
+        if where is not None:
+            path, line, function = where
+            place += (f" at line {line} of {path}, while importing it" if function == "<module>" else
+                      f" at line {line} of your {function} ({path})")
+        called = self.call.rsplit(".", 1)[-1] if self.call else ""
+        who = f"{self.call} " if self.call and (where is None or where[2] != called) else ""
+        given = f", given {self.given}" if self.given else ""
+        return f"{who}raised {self.type_name}{place}{given}: {self.message.strip()}"
 
 
 class StudentNotImplemented(StudentError):
@@ -372,7 +401,7 @@ class Student:
         self.errstate = {}
         self._released = []
         self._sent = {}                   # id(array) -> (weakref to it, k)
-        self._by_k = weakref.WeakValueDictionary()
+        self._changed = set()             # the k of every array the student's code changed in place
         self._next_k = 1
         self.warnings = []
 
@@ -408,15 +437,10 @@ class Student:
     def _mirror(self, reply, arrays, arguments):
         """Apply the call's in-place changes to the grader's own arrays and dicts."""
         self.warnings += [str(w) for w in reply.get("warnings", [])][:5]
-        for item in reply.get("mutated", []):
-            if not (isinstance(item, list) and len(item) == 2):
-                raise ProtocolError("a malformed in-place change")
-            k, value = item
-            array = self._by_k.get(k) if isinstance(k, int) else None
-            new = self._decode(value, arrays)
-            if array is not None and isinstance(new, np.ndarray) and new.shape == array.shape \
-                    and array.flags.writeable:
-                array[...] = new
+        changed = reply.get("mutated", [])
+        if not (isinstance(changed, list) and all(isinstance(k, int) for k in changed)):
+            raise ProtocolError("a malformed list of in-place changes")
+        self._changed.update(changed)
         positions = dict(arguments)
         for item in reply.get("dicts", []):
             if not (isinstance(item, list) and len(item) == 2):
@@ -451,13 +475,17 @@ class Student:
         k = self._next_k
         self._next_k += 1
         self._sent[id(array)] = (weakref.ref(array), k)
-        self._by_k[k] = array
         if len(self._sent) > 4096:  # forget the arrays that are gone
             self._sent = {i: e for i, e in self._sent.items() if e[0]() is not None}
         return k
 
     def release(self, ref):
         self._released.append(ref)
+
+    def changed(self, array):
+        """True if a call of the student's code changed ``array`` (one the grader sent) in place."""
+        entry = self._sent.get(id(array))
+        return entry is not None and entry[0]() is array and entry[1] in self._changed
 
     # -- operations --------------------------------------------------------------------------------------------
 
@@ -467,7 +495,11 @@ class Student:
         header = {"op": "call", "target": target, "args": list(args), "kwargs": dict(kwargs)}
         if self.errstate:
             header["errstate"] = dict(self.errstate)
-        return self.request(header, label, arguments)
+        try:
+            return self.request(header, label, arguments)
+        except StudentError as error:
+            self._describe_call(error, target, args, kwargs)
+            raise
 
     def map(self, calls, pick, label):
         """[function(*args, **kwargs)[pick] for each call] in one request.
@@ -479,7 +511,24 @@ class Student:
             {"target": target, "args": encoder.encode(list(args)), "kwargs": encoder.encode(dict(kwargs)),
              "set": [[t, encoder.encode(key), encoder.encode(value)] for t, key, value in sets]}
             for target, args, kwargs, sets in calls]}
-        return self._send(header, encoder, label)
+        try:
+            return self._send(header, encoder, label)
+        except StudentError as error:
+            if calls:  # the calls of one request differ in their values, not their shapes
+                self._describe_call(error, calls[0][0], calls[0][1], calls[0][2])
+            raise
+
+    def _describe_call(self, error, target, args, kwargs):
+        """Set error.given: the arguments of the call that raised, by parameter name, arrays by their shape."""
+        if error.given or isinstance(error, StudentNotImplemented):
+            return
+        try:
+            names = self.parameters(target, "")
+        except ChildFailed:  # the child is gone: the runner must know (it starts a new one for the next check)
+            raise
+        except Exception:  # a callable without a signature: the arguments by position
+            names = []
+        error.given = describe_arguments(args, kwargs, names if isinstance(names, list) else [])
 
     def get(self, target, label):
         return self.request({"op": "get", "target": target}, label)
@@ -496,6 +545,28 @@ class Student:
     def reset(self):
         self._released = []
         self.request({"op": "reset"}, "")
+
+
+def describe_arguments(args, kwargs, names=()):
+    """'x (2, 3, 5, 5), w (4, 3, 3, 3), conv_param {'stride': 1, 'pad': 0}': arguments as a student reads them."""
+    named = [(names[i] if i < len(names) else f"argument {i + 1}", a) for i, a in enumerate(args)]
+    return ", ".join(f"{name} {describe_value(value)}" for name, value in named + list(kwargs.items()))
+
+
+def describe_value(value, depth=0):
+    """An array by its shape (and dtype unless float64), a dict by its items, anything else briefly."""
+    if isinstance(value, np.ndarray):
+        shape = "(" + ", ".join(str(n) for n in value.shape) + ("," if value.ndim == 1 else "") + ")"
+        return shape if value.dtype == np.float64 else f"{shape} {value.dtype}"
+    if isinstance(value, Ref) or getattr(value, "_ref", None) is not None:
+        return "(what your code returned)"
+    if isinstance(value, dict) and depth == 0:
+        return "{" + ", ".join(f"{k!r}: {describe_value(v, 1)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)) and depth == 0 and len(value) <= 4:
+        items = ", ".join(describe_value(v, 1) for v in value)
+        return f"[{items}]" if isinstance(value, list) else f"({items}{',' if len(value) == 1 else ''})"
+    text = repr(value) if not isinstance(value, (list, tuple, dict)) else f"a {type(value).__name__} of {len(value)}"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 class RemoteModule:

@@ -19,6 +19,8 @@ from .remote import Child, ChildFailed, InProcess, Student, StudentError, Studen
 
 PASSED, TODO, FAILED = "passed", "not yet implemented", "FAILED"
 TIME_LIMIT = 30.0  # seconds per check; every check of a correct solution takes well under one second
+START_LIMIT = 120.0  # seconds for a new child to start (Python and NumPy), not counted in the check's time
+TIMING_LIMIT = 20.0  # seconds the timing of a training step may take (speed.profile: a few steps and baselines)
 _WHERE = re.compile(r"\(([^()]*\.ipynb[^()]*)\)\.?\s*$")
 
 
@@ -28,6 +30,7 @@ class Outcome:
     status: str
     reason: str = ""
     details: str = ""   # more for --verbose: what the student's code printed, the grader's traceback
+    note: str = ""      # for a check that passed: a warning worth reading (a training step much slower than needed)
 
     def line(self, width):
         text = f"{self.name:<{width}}  {self.status}"
@@ -49,6 +52,7 @@ class Runner:
         self.tree, self.time_limit, self.reap_orphans = tree, time_limit, reap_orphans
         self.in_process = in_process_only() if in_process is None else in_process
         self.channel = None
+        self.failed = []  # the names of the checks that failed so far, in order
         if reap_orphans and not self.in_process:
             sandbox.guard_grader()
 
@@ -66,13 +70,26 @@ class Runner:
             self.channel = None
 
     def run_one(self, entry):
-        """One check -> Outcome."""
+        """One check -> Outcome. A failure after the failure of a check it needs says so first."""
+        outcome = self._run(entry)
+        if outcome.status == PASSED and entry.timing is not None:
+            outcome.note = self._timing_note(entry.timing)
+        if outcome.status == FAILED:
+            needed = [name for name in self.failed if any(_part_of(name, need) for need in entry.needs)]
+            if needed:
+                them = "it" if len(needed) == 1 else "them"
+                outcome.reason = f"after {', '.join(needed)} failed above (if this uses {them}, fix {them} first): " \
+                                 f"{outcome.reason}"
+            self.failed.append(entry.name)
+        return outcome
+
+    def _run(self, entry):
         channel = self._fresh()
-        deadline = time.monotonic() + self.time_limit if self.time_limit else float("inf")
-        student = Student(channel, deadline)
+        student = Student(channel, time.monotonic() + START_LIMIT)
         printed_before = len(channel.printed())
         try:
-            student.reset()
+            student.reset()  # the child is ready: the check's own time starts now
+            student.deadline = time.monotonic() + self.time_limit if self.time_limit else float("inf")
             entry.run(student)
         except StudentNotImplemented as error:
             return Outcome(entry.name, TODO, _todo_reason(entry, error))
@@ -88,10 +105,30 @@ class Runner:
             return Outcome(entry.name, FAILED, reason, _printed(channel, printed_before))
         except Exception as error:  # the check could not use what the student's code returned
             import traceback
-            return Outcome(entry.name, FAILED, f"{type(error).__name__}: {error}", traceback.format_exc())
+            return Outcome(entry.name, FAILED, f"could not check what your code returned ({type(error).__name__}: "
+                                               f"{error})", traceback.format_exc())
         finally:
             del student
         return Outcome(entry.name, PASSED)
+
+    def _timing_note(self, timing):
+        """'slow: ...' if the training step of ``timing`` is much slower than its matrix products need, else ''.
+        A warning only: nothing here changes a verdict (a step that does not finish in time is said to be slow)."""
+        from cs231n_bn.kit import speed
+
+        student = Student(self._fresh(), time.monotonic() + TIMING_LIMIT)
+        try:
+            profile = getattr(student.module("kit.speed"), timing.function)(*timing.args)
+            slow, text = speed.verdict(profile, timing.what, timing.steps)
+        except ChildFailed as error:
+            self.close()
+            return f"slow: {timing.what} did not finish its timing in {TIMING_LIMIT:g} s" \
+                if error.reason == "timeout" else ""
+        except Exception:  # the student's code raised, or sent back something else than a profile: no warning
+            return ""
+        finally:
+            del student
+        return f"slow: {text}" if slow else ""
 
     def __enter__(self):
         return self
@@ -134,7 +171,12 @@ def _raised(error):
     if error.type_name in ("SystemExit", "KeyboardInterrupt"):
         what = f"{error.type_name}({error.message})" if error.type_name == "SystemExit" else error.type_name
         return f"{what} raised{error.location()}: a function must return its result, not stop the program"
-    return f"{error.type_name}: {error.message}{error.location()}"
+    return error.describe()
+
+
+def _part_of(name, need):
+    """True if the check ``name`` is ``need`` or one of its family ('layers.affine' covers 'layers.affine_forward')."""
+    return name == need or (name.startswith(need) and name[len(need)] in "._")
 
 
 def _todo_reason(entry, error):

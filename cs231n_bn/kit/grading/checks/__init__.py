@@ -13,4 +13,4 @@ from . import batch_normalization  # noqa: E402,F401  isort: skip
 from . import normalization_family  # noqa: E402,F401  isort: skip
 from . import dropout  # noqa: E402,F401  isort: skip
 from . import convolutional_networks  # noqa: E402,F401  isort: skip
-from .registry import CHECKS, NOTEBOOK_ORDER, Check, check  # noqa: F401
+from .registry import CHECKS, NOTEBOOK_ORDER, Check, Timing, check  # noqa: F401

@@ -87,6 +87,8 @@ def main(argv=None):
             outcomes.append(outcome)
             if text:
                 print(outcome.line(width), flush=True)
+                if outcome.note:
+                    print("    " + outcome.note, flush=True)
                 if args.verbose and outcome.status == FAILED and outcome.details:
                     print("    " + outcome.details.rstrip().replace("\n", "\n    "), flush=True)
     except KeyboardInterrupt:  # Ctrl-C: stop here, still say what was found
