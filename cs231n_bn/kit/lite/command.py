@@ -9,6 +9,7 @@ that it works with no other server; --cdn builds a smaller site whose kernel loa
 """
 
 import argparse
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,9 @@ def main(argv=None):
     cache = args.cache or pyodide.default_cache()
     if args.fetch:
         try:
-            pyodide.runtime(None, cache)
+            _, temporary = pyodide.runtime(None, cache)  # fetched when missing, and checked
+            if temporary is not None:
+                shutil.rmtree(temporary, ignore_errors=True)
             pyodide.pypi_wheels(cache)
         except pyodide.PyodideError as error:
             print(f"error: {error}", file=sys.stderr)

@@ -1,5 +1,7 @@
 """The notebooks as the site ships them: each edition's notebook with a short note on the browser edition below its
-title, a last cell that runs the self-check, and the kernel JupyterLite has (Pyodide's).
+title, a last cell that runs the self-check, and the kernel JupyterLite has (Pyodide's). The student edition's
+set-up cell for hosted notebooks (kit/edition/hosted.py) is left out: the site's kernel loads the package as it
+starts and reads the data from the site, where a ``%pip install`` or a download would fail.
 
 The note says where the student's files are, how work is saved and how to download it for submission, how to
 check, how to stop a cell, and what the notebook sizes down in the browser (BROWSER_SIZES), with the command or
@@ -7,6 +9,8 @@ notebook that runs the full version natively.
 """
 
 import json
+
+from cs231n_bn.kit.edition.hosted import is_setup_cell
 
 # The kernel of JupyterLite's Pyodide kernel extension, so that JupyterLite starts it without asking.
 KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
@@ -74,7 +78,7 @@ CHECK_CELL = ("# Check your work: python -m cs231n_bn check, in the browser (see
 def browser_notebook(text, name, solution=False):
     """The notebook (JSON text) ``name`` as the site ships it (JSON text)."""
     nb = json.loads(text)
-    cells = nb["cells"]
+    nb["cells"] = cells = [cell for cell in nb["cells"] if not is_setup_cell(cell)]
     at = 1 if cells and cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ") else 0
     ids = nb.get("nbformat", 4) > 4 or nb.get("nbformat_minor", 0) >= 5  # cell ids exist from nbformat 4.5
     cells.insert(at, _cell("markdown", note(name, solution), ids and "browser-edition-note"))

@@ -2,9 +2,10 @@
 site for self-learners).
 
 The package is pure Python, so its wheel is a zip of ``cs231n_bn/`` with the metadata of pyproject.toml (PEP 427,
-PEP 566), written here directly: no build tools, no network, and the same bytes for the same tree. This is the one
-place the site build makes a wheel; once ``release --wheel`` builds the student edition's wheel, ``build_wheel``
-can call it instead.
+PEP 566), written here directly: no build tools, no network, and the same bytes for the same tree (so that a
+browser's cached copy stays valid across rebuilds). ``release --wheel`` (kit/edition/wheel.py) builds the wheel a
+course publishes for hosted notebooks with pip and the project's build backend instead, which may need the package
+index for setuptools.
 """
 
 import base64
