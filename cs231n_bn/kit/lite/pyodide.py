@@ -206,15 +206,15 @@ def check_lock_matches(packages_folder, runtime_folder):
                            f"release (this kit needs {VERSION})")
 
 
-def ship_wheels(lock, packages_folder, replacements, destination):
-    """Copy the wheels of ``closure(lock)`` into ``destination``, each checked against the lock's sha256; the
+def ship_wheels(lock, packages_folder, replacements, destination, roots=PACKAGES):
+    """Copy the wheels of ``closure(lock, roots)`` into ``destination``, each checked against the lock's sha256; the
     wheels in ``replacements`` (lock key -> path of a PyPI wheel) take the place of Pyodide's builds. Returns the
     site's lock: the runtime's, with the entries of the replacements pointing to them."""
     lock = json.loads(json.dumps(lock))
     packages = lock["packages"]
     source = wheel_folder(packages_folder)
     missing, wrong = [], []
-    for key in closure(lock):
+    for key in closure(lock, roots):
         entry = packages[key]
         if key in replacements:
             path = Path(replacements[key])
