@@ -16,7 +16,7 @@ from cs231n_bn.kit.edition.hosted import is_setup_cell
 KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 
 # What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 20 times slower
-# than natively). Measured with benchmarks/lite_notebooks.py; see README, "Browser edition".
+# than natively). benchmarks/lite_notebooks.py measures each notebook there against natively.
 BROWSER_SIZES = {
     "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the training cells take about ten times as "
                                 "long here (a few minutes in all).",
