@@ -18,12 +18,13 @@ KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": 
 # What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 20 times slower
 # than natively). benchmarks/lite_notebooks.py measures each notebook there against natively.
 BROWSER_SIZES = {
-    "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the training cells take about ten times as "
-                                "long here (a few minutes in all).",
+    "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the whole notebook takes about 5 minutes "
+                                "here (about 1 to 1.5 minutes natively).",
     "BatchNormalization.ipynb": "Every cell runs as it does natively; the experiments on Fashion-MNIST take a few "
                                 "minutes here.",
     "NormalizationFamily.ipynb": "Every cell runs as it does natively.",
-    "Dropout.ipynb": "Every cell runs as it does natively; the training cells take a few minutes here.",
+    "Dropout.ipynb": "Every cell runs as it does natively; the whole notebook takes 5 to 6 minutes here (about "
+                     "1.5 minutes natively).",
     "PaperReproduction.ipynb": "The learning-rate search and Figure 1 train for 50,000 steps natively (about 5 "
                                "minutes on two cores); here that takes over an hour. Read the notebook and the "
                                "figures as they are, or run it natively: `python -m cs231n_bn reproduce` or this "
