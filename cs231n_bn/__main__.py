@@ -23,6 +23,7 @@ COMMANDS = {
     "check": ("cs231n_bn.kit.grading.engines.cli", "run the self-checks for what a student has implemented so far"),
     "nbgrader": ("cs231n_bn.kit.edition.nbgrader", "write an nbgrader course directory (source/NAME/ and its config)"),
     "gradescope": ("cs231n_bn.kit.edition.gradescope", "write the Gradescope autograder bundle (autograder.zip)"),
+    "lite": ("cs231n_bn.kit.lite.command", "build the browser edition: a static JupyterLite site of the student edition"),
 }
 
 
