@@ -30,7 +30,7 @@ from pathlib import Path
 
 from cs231n_bn.kit import browser
 from cs231n_bn.kit.data.sources import get_spec
-from cs231n_bn.kit.data.store import DatasetNotFoundError, fetch_command, read_verified, resolve_root
+from cs231n_bn.kit.data.store import fetch_command, read_verified, resolve_root
 from cs231n_bn.kit.edition.tree import (SOURCE_ROOT, build_student_edition, edition_files, never_released,
                                         write_tree)
 from cs231n_bn.kit.grading.checks.registry import NOTEBOOK_ORDER

@@ -35,7 +35,7 @@ def build_wheel(tree, out, solution=False):
                    if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo"))
     if not files:
         raise WheelError(f"{tree / 'cs231n_bn'}: no files")
-    metadata = [f"Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
     if project.get("description"):
         metadata.append(f"Summary: {project['description']}")
     if project.get("requires-python"):
