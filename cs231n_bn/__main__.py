@@ -15,6 +15,7 @@ if sys.path and sys.path[0] in ("", os.getcwd()):
     del sys.path[0]
 
 import importlib  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 COMMANDS = {
     "fetch": ("cs231n_bn.kit.data.fetch", "download and verify a data set (fashion-mnist, mnist, cifar10, all)"),
@@ -23,12 +24,26 @@ COMMANDS = {
     "check": ("cs231n_bn.kit.grading.engines.cli", "run the self-checks for what a student has implemented so far"),
     "nbgrader": ("cs231n_bn.kit.edition.nbgrader", "write an nbgrader course directory (source/NAME/ and its config)"),
     "gradescope": ("cs231n_bn.kit.edition.gradescope", "write the Gradescope autograder bundle (autograder.zip)"),
+    "lite": ("cs231n_bn.kit.lite.command", "build the browser edition: a static JupyterLite site of the student edition"),
 }
 
 
+# Commands that build from the solution edition; the student edition's help leaves them out (they say so if run).
+INSTRUCTORS = ("release", "nbgrader", "gradescope", "lite")
+
+
+def _solution_edition():
+    """True in the solution edition: its package holds the solution regions (the student edition's stubs do not)."""
+    try:
+        return "### BEGIN SOLUTION" in (Path(__file__).resolve().parent / "layers.py").read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
 def usage():
+    shown = [name for name in COMMANDS if name not in INSTRUCTORS or _solution_edition()]
     lines = ["usage: python -m cs231n_bn COMMAND [ARGS]", "", "commands:"]
-    lines += [f"  {name:<10} {help_text}" for name, (_, help_text) in COMMANDS.items()]
+    lines += [f"  {name:<10} {COMMANDS[name][1]}" for name in shown]
     lines += ["", "python -m cs231n_bn COMMAND --help describes a command's arguments."]
     return "\n".join(lines)
 

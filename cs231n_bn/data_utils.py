@@ -13,7 +13,7 @@ import numpy as np
 
 from .kit.data.formats import parse_cifar_batch, parse_idx_pair
 from .kit.data.sources import DATASETS, get_spec
-from .kit.data.store import DatasetNotFoundError, fetch_command, read_verified, resolve_root
+from .kit.data.store import DatasetNotFoundError, dataset_directory, fetch_command, read_verified
 
 # (num_training, num_validation, num_test) when not given.
 DEFAULT_SPLITS = {
@@ -49,7 +49,7 @@ def load_dataset(name, root=None):
     ChecksumError if a file is not the genuine one, FormatError if a file is malformed.
     """
     spec = get_spec(name)
-    directory = resolve_root(root) / spec.name
+    directory = dataset_directory(spec, root)
     missing = [f.name for f in spec.files if not (directory / f.name).is_file()]
     if missing:
         what = "is not" if len(missing) == len(spec.files) else f"is incomplete ({', '.join(missing)} missing)"

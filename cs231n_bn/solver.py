@@ -232,7 +232,8 @@ class Solver:
 
     def _step(self):
         """One gradient update on a random mini-batch (drawn with replacement, as in cs231n). Returns the loss."""
-        batch_mask = self._rng.integers(self.X_train.shape[0], size=self.batch_size)
+        # As np.intp, NumPy's index type: take() refuses 64-bit indices where it is 32-bit (the browser's NumPy).
+        batch_mask = self._rng.integers(self.X_train.shape[0], size=self.batch_size).astype(np.intp)
         # take() is X_train[batch_mask] without fancy indexing's general-case overhead (copies 1 mini-batch).
         loss, grads = self.model.loss(self.X_train.take(batch_mask, axis=0), self.y_train.take(batch_mask))
         loss = float(loss)

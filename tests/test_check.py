@@ -120,8 +120,8 @@ def test_in_process_mode_says_so_and_agrees(capsys):
     """Where no process can be started (the browser), the functions run in the grader's process, which says so."""
     assert check_cli.main(["--in-process", "layers.batchnorm", "optim.adam"]) == 0
     where, *lines = capsys.readouterr().out.splitlines()
-    assert where == "Your functions run in this process (no other process can be started here): a verdict is for " \
-                    "your own information."
+    assert where == "Your functions run in this process, with no time limit (no other process or thread can be " \
+                    "started here): a verdict is for your own information."
     assert [line.split()[-1] for line in lines[:-1]] == ["passed"] * 4
 
 

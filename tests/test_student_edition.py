@@ -362,3 +362,12 @@ def test_release_wheel_builds_the_student_editions_wheel_next_to_the_edition(mon
 class _FakeEdition:
     files, links, secrets, redacted, references = {}, {}, [], [], []
     py_stubs = py_files = notebooks = notebook_stubs = stubbed_cells = answers = 0
+
+
+def test_the_student_editions_help_lists_only_the_students_commands(student):
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    run = subprocess.run([sys.executable, "-m", "cs231n_bn", "--help"], cwd=student, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    listed = {line.split()[0] for line in run.stdout.splitlines() if line.startswith("  ")}
+    assert {"check", "fetch"} <= listed and not listed & {"release", "nbgrader", "gradescope", "lite"}, run.stdout

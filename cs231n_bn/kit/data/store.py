@@ -75,6 +75,18 @@ def resolve_root(root=None):
     return default_root() if root is None else Path(os.fspath(root)).expanduser()
 
 
+def dataset_directory(spec, root=None):
+    """The folder of data set ``spec`` (a DatasetSpec) under ``root`` (None: the default root).
+
+    In the browser edition the site serves the data: its files are copied from there into this folder (in the
+    kernel's memory) the first time they are needed, and then read and verified like any others (kit/browser.py).
+    """
+    directory = resolve_root(root) / spec.name
+    from ..browser import provide_dataset
+    provide_dataset(spec, directory)
+    return directory
+
+
 def fetch_command(name, root=None):
     """The shell command that fetches data set `name` into `root` (None: the default root)."""
     command = f"python -m cs231n_bn fetch {name}"

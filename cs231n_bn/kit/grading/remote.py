@@ -308,17 +308,23 @@ class _Writer:
 
 class InProcess:
     """The student's code in this process (the browser, where no process can be started): the same frames, the
-    same copies, no time limit and no isolation."""
+    same copies, no time limit and no isolation.
+
+    As a child would, it imports the student's modules afresh from ``tree`` (the files as they are now, whatever
+    this process imported or changed before), and when it closes, this process has its own modules back: a
+    notebook that runs the check keeps the objects it had.
+    """
 
     in_process = True
 
     def __init__(self, tree):
         self.tree = Path(tree).resolve()
         self.session = None
+        self._imports = None
 
     def start(self):
-        if str(self.tree) not in sys.path:
-            sys.path.insert(0, str(self.tree))
+        if self._imports is None:
+            self._imports = _FreshImports(self.tree / "cs231n_bn")
         self.session = Session(self.tree)
         return self
 
@@ -341,12 +347,46 @@ class InProcess:
 
     def close(self, reap_orphans=False):
         self.session = None
+        if self._imports is not None:
+            self._imports.restore()
+            self._imports = None
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.close()
+
+
+class _FreshImports:
+    """The student's modules (``cs231n_bn.*`` outside ``cs231n_bn.kit``) taken out of ``sys.modules``, so that the
+    next import reads them from ``package`` (put first on the package's path), until ``restore``."""
+
+    def __init__(self, package):
+        import importlib
+        import cs231n_bn
+        self.root = cs231n_bn
+        self.path = list(cs231n_bn.__path__)
+        self.modules = {name: module for name, module in sys.modules.items() if _student_module(name)}
+        self.attributes = {key: value for key, value in vars(cs231n_bn).items()
+                           if f"cs231n_bn.{key}" in self.modules}
+        for name in self.modules:
+            del sys.modules[name]
+        cs231n_bn.__path__[:] = [str(package), *[p for p in self.path if p != str(package)]]
+        importlib.invalidate_caches()  # files the student added or changed since the last import
+
+    def restore(self):
+        for name in [name for name in sys.modules if _student_module(name)]:
+            del sys.modules[name]
+            if name.count(".") == 1:
+                vars(self.root).pop(name.split(".")[1], None)
+        sys.modules.update(self.modules)
+        vars(self.root).update(self.attributes)
+        self.root.__path__[:] = self.path
+
+
+def _student_module(name):
+    return name.startswith("cs231n_bn.") and name.split(".")[1] != "kit"
 
 
 # ----------------------------------------------------------------------------------------------------------------

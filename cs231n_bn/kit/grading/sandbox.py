@@ -148,7 +148,8 @@ def end_descendants(process=None, rounds=50):
 
 def describe(in_process=False):
     if in_process:
-        return "in this process (no other process can be started here): a verdict is for your own information"
+        return ("in this process, with no time limit (no other process or thread can be started here): a verdict "
+                "is for your own information")
     if not linux():
         return "in a separate process"
     who = "as the user nobody, " if os.geteuid() == 0 else ""

@@ -1,0 +1,99 @@
+"""The notebooks as the site ships them: each edition's notebook with a short note on the browser edition below its
+title, a last cell that runs the self-check, and the kernel JupyterLite has (Pyodide's). The student edition's
+set-up cell for hosted notebooks (kit/edition/hosted.py) is left out: the site's kernel loads the package as it
+starts and reads the data from the site, where a ``%pip install`` or a download would fail.
+
+The note says where the student's files are, how work is saved and how to download it for submission, how to
+check, how to stop a cell, and what the notebook sizes down in the browser (BROWSER_SIZES), with the command or
+notebook that runs the full version natively.
+"""
+
+import json
+
+from cs231n_bn.kit.edition.hosted import is_setup_cell
+
+# The kernel of JupyterLite's Pyodide kernel extension, so that JupyterLite starts it without asking.
+KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
+
+# What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 20 times slower
+# than natively). benchmarks/lite_notebooks.py measures each notebook there against natively.
+BROWSER_SIZES = {
+    "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the whole notebook takes about 5 minutes "
+                                "here (about 1 to 1.5 minutes natively).",
+    "BatchNormalization.ipynb": "Every cell runs as it does natively; the experiments on Fashion-MNIST take a few "
+                                "minutes here.",
+    "NormalizationFamily.ipynb": "Every cell runs as it does natively.",
+    "Dropout.ipynb": "Every cell runs as it does natively; the whole notebook takes 5 to 6 minutes here (about "
+                     "1.5 minutes natively).",
+    "PaperReproduction.ipynb": "The learning-rate search and Figure 1 train for 50,000 steps natively (about 5 "
+                               "minutes on two cores); here that takes over an hour. Read the notebook and the "
+                               "figures as they are, or run it natively: `python -m cs231n_bn reproduce` or this "
+                               "notebook in JupyterLab (README, quick start).",
+    "ConvolutionalNetworks.ipynb": "The convolution layers are written in NumPy, without BLAS here: the training "
+                                   "cells take much longer than natively. Run the training natively (README, quick "
+                                   "start) if they take too long.",
+}
+
+
+def note(name, solution=False):
+    """The markdown of the browser-edition note for notebook ``name``."""
+    lines = ["**Browser edition.** This notebook runs in your browser (JupyterLite, Python compiled to WebAssembly "
+             "by Pyodide): nothing to install, and nothing you write leaves this computer."]
+    if not solution:
+        lines += [
+            "",
+            "- **Your files.** The package files you complete are in `cs231n_bn/` in the file browser on the left "
+            "(`layers.py`, `layer_utils.py`, `normalization.py`, `optim.py`, `classifiers/fc_net.py`, "
+            "`classifiers/cnn.py`). Edit them there and save (Ctrl+S): this notebook and `self_check()` import the saved "
+            "files (the set-up cell's `%autoreload` picks up your edits; else Kernel > Restart Kernel).",
+            "- **Saving.** JupyterLab saves what you edit in this browser's storage for this site: it is still here "
+            "after a reload or a restart, but only in this browser on this computer, and clearing the site's data "
+            "deletes it. Download your work regularly.",
+            "- **Checking.** There is no terminal here. In a cell: `from cs231n_bn.kit.browser import self_check`, "
+            "then `self_check()` (what `python -m cs231n_bn check` does), `self_check(\"relu\")`, "
+            "`self_check(\"batchnorm\", \"-v\")` or `self_check(\"--strict\")`; the last cell of this notebook "
+            "runs it. Your functions run in this kernel, so a "
+            "verdict here is for your own information; the grade comes from your course's grader.",
+            "- **Submitting.** Download each file you changed: right-click it in the file browser, then Download "
+            "(this notebook, and the files of `cs231n_bn/` you completed). Submit them as your course asks (commit "
+            "them to your repository, or upload them).",
+        ]
+    else:
+        lines += ["", "- **Solution edition**, for reading and running: the package's files are in `cs231n_bn/` "
+                      "in the file browser, editable; what you save stays in this browser. `self_check()` (the "
+                      "last cell) runs the self-check on them."]
+    lines += [
+        "- **Stopping a cell.** The stop button works when the site is served with the headers that isolate it "
+        "(README, \"Browser edition\"); otherwise use Kernel > Restart Kernel.",
+        f"- **In the browser.** {BROWSER_SIZES.get(name, 'Every cell runs as it does natively.')}",
+    ]
+    return "\n".join(lines)
+
+
+CHECK_CELL = ("# Check your work: python -m cs231n_bn check, in the browser (see the note at the top).\n"
+              "from cs231n_bn.kit.browser import self_check\n"
+              "\n"
+              "self_check()")
+
+
+def browser_notebook(text, name, solution=False):
+    """The notebook (JSON text) ``name`` as the site ships it (JSON text)."""
+    nb = json.loads(text)
+    nb["cells"] = cells = [cell for cell in nb["cells"] if not is_setup_cell(cell)]
+    at = 1 if cells and cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ") else 0
+    ids = nb.get("nbformat", 4) > 4 or nb.get("nbformat_minor", 0) >= 5  # cell ids exist from nbformat 4.5
+    cells.insert(at, _cell("markdown", note(name, solution), ids and "browser-edition-note"))
+    cells.append(_cell("markdown", "## Check your work", ids and "browser-edition-check-title"))
+    cells.append(_cell("code", CHECK_CELL, ids and "browser-edition-check"))
+    nb["metadata"]["kernelspec"] = dict(KERNELSPEC)
+    nb["metadata"].pop("widgets", None)
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def _cell(kind, source, cell_id):
+    cell = {"cell_type": kind, "metadata": {}, "source": source}
+    if cell_id:
+        cell["id"] = cell_id
+    if kind == "code":
+        cell.update(execution_count=None, outputs=[])
+    return cell
