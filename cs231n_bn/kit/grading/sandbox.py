@@ -116,8 +116,20 @@ def _children_of(pid):
     return found
 
 
+def _start_time(pid):
+    """When process ``pid`` started (clock ticks since boot, /proc/PID/stat), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return int(stat.read().rsplit(b")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def end_descendants(process=None, rounds=50):
-    """Kill ``process``'s process group and every process left behind that became this process's child."""
+    """Kill ``process``'s process group and every process left behind that became this process's child: those
+    started since ``process`` was (its orphans), never a child the grader's own process had started before it (a
+    program that runs the grader in-process, such as a test session, keeps its other children)."""
+    since = _start_time(process.pid) if process is not None and linux() else None
     if process is not None:
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -131,7 +143,8 @@ def end_descendants(process=None, rounds=50):
     if not linux():
         return
     for _ in range(rounds):  # orphans of the child come to the subreaper; a process that forks anew takes rounds
-        children = _children_of(os.getpid())
+        children = [pid for pid in _children_of(os.getpid())
+                    if since is None or (_start_time(pid) or since) >= since]
         if not children:
             return
         for pid in children:
