@@ -20,7 +20,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -31,28 +30,18 @@ from pathlib import Path
 import pytest
 
 from fixtures.environments import linked_environment, requirement_lines
+from fixtures.lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, free_port, wait_for_server
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
 playwright = pytest.importorskip("playwright.sync_api", reason="Playwright for Python is not installed")
 if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium package is not installed (.ci/run installs it)", allow_module_level=True)
 
-# Without the background-networking flags Chromium keeps trying to reach hosts a closed network refuses.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-TOKEN = "cs231n-bn-browser-test"
 # The arguments of README's main command after `.venv/bin/jupyter lab`: rooted at the repository, and the first
 # notebook as the default URL, so that the address JupyterLab prints (on a machine without a browser) opens it too.
 FIRST_NOTEBOOK = "notebooks/FullyConnectedNets.ipynb"
 MAIN_COMMAND_ARGS = ["--ServerApp.root_dir=.", f"--LabApp.default_url=/lab/tree/{FIRST_NOTEBOOK}"]
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 PRINTED_ADDRESS = re.compile(r"http://127\.0\.0\.1:\d+/\S*\?token=\w+")
@@ -70,19 +59,6 @@ def _wait_for_log(path, pattern, process, deadline):
     raise TimeoutError(f"JupyterLab printed no address in time:\n{path.read_text()}")
 
 
-def _wait_for_server(url, process, deadline):
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with code {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"JupyterLab did not answer on {url} in time")
-
-
 @contextlib.contextmanager
 def jupyterlab(python, root, token=None):
     """README's main command in ``root`` with the interpreter ``python``, on 127.0.0.1; stopped afterwards.
@@ -90,7 +66,7 @@ def jupyterlab(python, root, token=None):
     Yields (the base URL, the server's log file). Without ``token`` the server makes its own and prints the
     address to open, as for a student: the server is ready once the log shows it (asking it would log a 403).
     """
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / ".jupyter"), JUPYTER_RUNTIME_DIR=str(root / ".runtime"))
     # README's main command, plus what a test needs: no browser of its own, a known port, and root allowed (CI runs
     # as root; setup.sh allows it inside .venv the same way).
@@ -105,7 +81,7 @@ def jupyterlab(python, root, token=None):
         if token is None:
             _wait_for_log(log_path, PRINTED_ADDRESS, process, time.monotonic() + 60)
         else:
-            _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", process, time.monotonic() + 60)
+            wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", process, time.monotonic() + 60)
         yield f"http://127.0.0.1:{port}", log_path
     finally:
         process.terminate()
