@@ -329,11 +329,7 @@ def check_fc_net(student):
     expect_fc_gradients(model, "FullyConnectedNet")
     expect_fc_architecture(student, "FullyConnectedNet")
 
-    model.set("reg", 0.7)
-    loss_reg, _ = model.loss(X, y)
-    model.set("reg", 0.0)
-    loss_plain, _ = model.loss(X, y)
-    expect_penalty(model.params, loss_reg - loss_plain, 0.7, ("W1", "W2", "W3"))
+    expect_fc_penalty(model)
     model.set("reg", 0.7)
     unregularized = {}
 
@@ -366,6 +362,17 @@ def check_fc_net(student):
         expect(np.asarray(grads32[key]).dtype == np.float32, f"FullyConnectedNet(dtype=np.float32) grads[{key!r}] is "
                                                              f"{np.asarray(grads32[key]).dtype}, expected float32 "
                                                              f"(the template casts them after your code)")
+
+
+def expect_fc_penalty(model, reg=0.7):
+    """The loss a FullyConnectedNet adds at ``reg`` (against reg = 0, on fc_data) is its L2 penalty over W1..W3;
+    leaves the model at reg = 0."""
+    X, y = fc_data()
+    model.set("reg", reg)
+    loss_reg, _ = model.loss(X, y)
+    model.set("reg", 0.0)
+    loss_plain, _ = model.loss(X, y)
+    expect_penalty(model.params, loss_reg - loss_plain, reg, ("W1", "W2", "W3"))
 
 
 def expect_penalty(params, added, reg, weights):
