@@ -29,7 +29,8 @@ from pathlib import Path
 
 from ..grading.engines.gradescope import EDITION, PLAN, STUDENT_FILES, VISIBILITIES
 from ..grading.plan import PACKAGE, grading_plan, notebook_order, package_regions, to_json
-from .tree import SOURCE_ROOT, ReleaseError, build_student_edition, find_leaks, installed_copy_error
+from .tree import (SOURCE_ROOT, ReleaseError, build_student_edition, find_leaks, installed_copy_error,
+                   print_problems)
 
 ENGINE = f"{PACKAGE}/kit/grading/engines/gradescope.py"
 GRADER_PYTHON = "/opt/cs231n_bn-grader"   # the virtual environment setup.sh makes
@@ -199,10 +200,7 @@ def main(argv=None):
         bundle = build_bundle(args.source.resolve(), args.notebooks, args.visibility)
         write_bundle(bundle, args.out, force=args.force)
     except (ReleaseError, BundleError) as error:
-        print(f"error: nothing written ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):",
-              file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print_problems("error: nothing written", error.problems)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)

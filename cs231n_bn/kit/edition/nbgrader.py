@@ -42,7 +42,7 @@ from ..grading.plan import PACKAGE, grading_plan, notebook_order, notebook_secti
 from .markers import BEGIN, END, MarkerError, find_regions
 from .notebooks import ANSWER_PLACEHOLDER, IGNORE_OUTPUT_TAG, is_answer_cell
 from .tree import (SOURCE_ROOT, ReleaseError, StudentEdition, build_student_edition, find_leaks, installed_copy_error,
-                   write_tree)
+                   print_problems, write_tree)
 
 DEFAULT_ASSIGNMENT = "bn"
 NBGRADER_VERSION = "0.9.6"  # the version this course layout is tested with
@@ -444,10 +444,7 @@ def main(argv=None):
         course = build_course(source, args.assignment, args.notebooks)
         config = write_course(course, out, force=args.force)
     except (ReleaseError, CourseError) as error:
-        print(f"error: nothing written ({len(error.problems)} problem{'s' if len(error.problems) != 1 else ''}):",
-              file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print_problems("error: nothing written", error.problems)
         return 1
     print(summary(course, out, config))
     return 0

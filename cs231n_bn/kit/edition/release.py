@@ -19,7 +19,8 @@ import tempfile
 from pathlib import Path
 
 from .hosted import Setup
-from .tree import SOURCE_ROOT, ReleaseError, build_student_edition, installed_copy_error, write_tree
+from .tree import (SOURCE_ROOT, ReleaseError, build_student_edition, installed_copy_error, print_problems,
+                   write_tree)
 
 
 def parse_args(argv):
@@ -71,10 +72,7 @@ def main(argv=None):
         edition = build_student_edition(source, setup)
         write_tree(edition, out, force=args.force, git=args.git)
     except ReleaseError as error:
-        print(f"error: release stopped, nothing written ({len(error.problems)} problem"
-              f"{'s' if len(error.problems) != 1 else ''}):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print_problems("error: release stopped, nothing written", error.problems)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)

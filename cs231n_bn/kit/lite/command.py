@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from cs231n_bn.kit.edition.tree import SOURCE_ROOT, ReleaseError, installed_copy_error
+from cs231n_bn.kit.edition.tree import SOURCE_ROOT, ReleaseError, installed_copy_error, print_problems
 
 from . import pyodide
 from .site import SiteError, build_site
@@ -73,10 +73,7 @@ def main(argv=None):
         print(f"error: {error}; nothing was written to {args.out}", file=sys.stderr)
         return 1
     except ReleaseError as error:
-        print(f"error: the student edition cannot be built, nothing was written ({len(error.problems)} "
-              f"problem{'s' if len(error.problems) != 1 else ''}):", file=sys.stderr)
-        for problem in error.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print_problems("error: the student edition cannot be built, nothing was written", error.problems)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted: nothing was written to {args.out}", file=sys.stderr)
