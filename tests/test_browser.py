@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 from fixtures.environments import linked_environment, requirement_lines
-from fixtures.lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, free_port, wait_for_server
+from fixtures.lab import CHROMIUM, CHROMIUM_ARGS, TOKEN, free_port, stop, wait_for_server
 
 REPO = Path(__file__).resolve().parents[1]
 HAS_NBGRADER = importlib.util.find_spec("nbgrader") is not None
@@ -84,11 +84,7 @@ def jupyterlab(python, root, token=None):
             wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", process, time.monotonic() + 60)
         yield f"http://127.0.0.1:{port}", log_path
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop(process)
         log.close()
 
 
