@@ -26,6 +26,9 @@ BACKGROUND = pytest.StashKey()
 
 
 def pytest_addoption(parser):
+    parser.addoption("--every-notebook-in-filled-editions", action="store_true",
+                     help="run nbval on every notebook in every filled student edition, not each notebook in one "
+                          "style (about 20 minutes more)")
     parser.addoption("--paper-in-filled-editions", action="store_true",
                      help="also run nbval on PaperReproduction.ipynb in the filled student editions (about 2.5 "
                           "minutes more per style)")
@@ -48,6 +51,8 @@ def pytest_collection_finish(session):
         return
     out = Path(tempfile.mkdtemp(prefix="cs231n_bn-filled-editions-"))
     args = [str(out), *dict.fromkeys(styles)]
+    if session.config.getoption("every_notebook_in_filled_editions"):
+        args.append("--every-notebook")
     if session.config.getoption("paper_in_filled_editions"):
         args.append("--paper")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))

@@ -4,10 +4,11 @@
 The solutions are fixtures that never ship (tests/fixtures/solutions, left out of the student edition; these tests
 skip without it). The release of this repository is written to a temporary folder once, then for each style:
 
-- every style: ``python -m cs231n_bn check``; nbval on every notebook but PaperReproduction.ipynb; and
-  ``python -m cs231n_bn reproduce`` at a small scale (every stage of PaperReproduction and of the command). These
-  runs take minutes: one background process does them while the rest of the suite runs (tests/conftest.py,
-  fixtures/solutions/background.py), and the tests waiting for them come last. PaperReproduction.ipynb asks the
+- every style: ``python -m cs231n_bn check``; nbval on its share of the notebooks (each notebook but
+  PaperReproduction.ipynb in one style: fixtures/solutions/background.py's SHARES; ``--every-notebook-in-filled-
+  editions`` runs each in every style); and ``python -m cs231n_bn reproduce`` at a small scale (every stage of
+  PaperReproduction and of the command). These runs take minutes: one background process does them while the rest
+  of the suite runs (tests/conftest.py), and the tests waiting for them come last. PaperReproduction.ipynb asks the
   student for nothing and trains the nets of the notebooks before it for 2 x 3 x 50,000 steps on both cores;
   three more runs of it would take the suite past its 10-minute budget (``--paper-in-filled-editions`` adds them;
   the solution edition's own nbval run validates it);
@@ -85,6 +86,17 @@ def run(tree, *args, timeout=600):
 def style_tree(request, released, tmp_path_factory):
     tree = fill(released, tmp_path_factory.mktemp(request.param) / "edition", _fixture(request.param).SOLUTIONS)
     return request.param, tree
+
+
+def test_every_notebook_runs_in_a_filled_edition():
+    """Each notebook but PaperReproduction.ipynb is in one style's share of the background nbval runs, and each
+    style has a share (a new notebook needs a place in SHARES)."""
+    background = _fixture("background")
+    wanted = {f"notebooks/{p.name}" for p in (REPO / "notebooks").glob("*.ipynb")} - {background.PAPER}
+    shares = background.SHARES
+    shared = [nb for share in shares.values() for nb in share]
+    assert sorted(shared) == sorted(wanted), f"SHARES runs {sorted(shared)}; the notebooks are {sorted(wanted)}"
+    assert sorted(shares) == sorted(STYLES), f"SHARES names the styles {sorted(shares)}, not {sorted(STYLES)}"
 
 
 def test_fixtures_cover_every_region_of_the_package():
@@ -169,8 +181,8 @@ JOBS = _fixture("background").JOBS if FIXTURES.is_dir() else ()
 @pytest.mark.parametrize("job", JOBS)
 @pytest.mark.parametrize("style", STYLES)
 def test_each_style_passes_nbval_and_the_small_reproduction(style, job, filled_runs):
-    """``job`` in the edition filled with ``style`` (fixtures/solutions/background.py: nbval on every notebook but
-    PaperReproduction, and the reproduction command at a small scale), run in the background since collection ended
+    """``job`` in the edition filled with ``style`` (fixtures/solutions/background.py: nbval on the style's share of
+    the notebooks, and the reproduction command at a small scale), run in the background since collection ended
     (tests/conftest.py); this test runs last and waits for it."""
     assert filled_runs is not None, "the background runs were not started (see tests/conftest.py)"
     out, process = filled_runs
