@@ -40,6 +40,7 @@ OUTPUT_KEPT = 64 * 1024   # characters of the child's own printing kept for the 
 # so that the tree under test cannot change it.
 BOOTSTRAP = """\
 import importlib.util, sys
+sys.dont_write_bytecode = True  # -I ignores PYTHONDONTWRITEBYTECODE; the kit's tree is not the child's to write
 sys.path[:] = [p for p in sys.path if p not in ("", ".")]
 spec = importlib.util.spec_from_file_location("_cs231n_bn_sandbox", sys.argv[1])
 box = importlib.util.module_from_spec(spec)
