@@ -264,7 +264,7 @@ def test_experiment_sizes_and_claims_are_the_full_runs_natively_and_say_what_the
     browser.claim(True, "a claim that holds")
     browser.claim(False, "a claim that fails")  # reported, not raised
     assert capsys.readouterr().out.splitlines() == [
-        "(browser edition: 2 epochs instead of 10)",  # once per kernel
-        "(browser edition: seeds (0,) instead of (0, 1, 2))",
+        "(browser edition: epochs: 2 instead of 10)",  # once per kernel
+        "(browser edition: seeds: (0,) instead of (0, 1, 2))",
         f"(browser edition: not so at this size: a claim that fails. The full run checks this claim: "
         f"{browser.FULL_RUN}.)"]

@@ -132,7 +132,7 @@ FULL_RUN = "this notebook in JupyterLab after ./setup.sh (README, quick start)"
 
 def sized(full, browser, what=None):
     """``full`` outside the browser; ``browser`` in it, where NumPy has no BLAS and training is 10 to 40 times
-    slower. ``what`` (e.g. "training steps") is printed once per kernel with both sizes, so that a notebook run in
+    slower. ``what`` (e.g. "training steps per run") is printed once per kernel with both sizes, so that a notebook run in
     the browser says what it leaves out; the full run is the same notebook run natively (FULL_RUN).
 
         steps = sized(50_000, browser=5_000, what="training steps per run")
@@ -141,9 +141,8 @@ def sized(full, browser, what=None):
         return full
     if what is not None and what not in _told:
         _told.add(what)
-        print(f"(browser edition: {browser:,} {what} instead of {full:,})"
-              if isinstance(full, int) and isinstance(browser, int) else
-              f"(browser edition: {what} {browser!r} instead of {full!r})")
+        shown = [f"{size:,}" if isinstance(size, int) else repr(size) for size in (browser, full)]
+        print(f"(browser edition: {what}: {shown[0]} instead of {shown[1]})")
     return browser
 
 
