@@ -247,3 +247,24 @@ def test_a_wheel_that_is_not_the_locks_stops_the_build(tmp_path):
     with pytest.raises(pyodide.PyodideError, match=r"numpy\.whl \(sha256 [0-9a-f]{12}\.\.\., the lock says 000000"):
         pyodide.ship_wheels(lock, tmp_path, {}, tmp_path / "out", roots=("numpy",))
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_experiment_sizes_and_claims_are_the_full_runs_natively_and_say_what_they_leave_out_in_the_browser(
+        monkeypatch, capsys):
+    assert browser.sized(10, browser=2, what="epochs") == 10
+    browser.claim(True, "a claim that holds")
+    with pytest.raises(AssertionError, match="^a claim that fails$"):
+        browser.claim(False, "a claim that fails")
+    assert capsys.readouterr().out == ""
+
+    monkeypatch.setattr(browser, "IN_BROWSER", True)
+    monkeypatch.setattr(browser, "_told", set())
+    assert [browser.sized(10, browser=2, what="epochs"), browser.sized(10, browser=2, what="epochs")] == [2, 2]
+    assert browser.sized((0, 1, 2), browser=(0,), what="seeds") == (0,)
+    browser.claim(True, "a claim that holds")
+    browser.claim(False, "a claim that fails")  # reported, not raised
+    assert capsys.readouterr().out.splitlines() == [
+        "(browser edition: epochs: 2 instead of 10)",  # once per kernel
+        "(browser edition: seeds: (0,) instead of (0, 1, 2))",
+        f"(browser edition: not so at this size: a claim that fails. The full run checks this claim: "
+        f"{browser.FULL_RUN}.)"]

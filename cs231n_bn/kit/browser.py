@@ -13,8 +13,11 @@ the kernel sees under ``/drive``), and serves the data set as static files. Here
 - ``self_check(*arguments)``: ``python -m cs231n_bn check ARGUMENTS`` for a notebook cell (the browser has no
   terminal; the notebooks have a ``check`` of their own).
 - ``sized(full, browser=...)``: the size of an experiment, smaller in the browser, where NumPy has no BLAS.
+- ``claim(holds, what)``: a claim about an experiment's result that holds at its full size; in the browser, where
+  the experiment runs smaller, it is reported rather than raised when it does not hold there.
 
-Outside the browser ``self_check`` is the command line's check and ``sized`` the full size; the rest does nothing.
+Outside the browser ``self_check`` is the command line's check, ``sized`` the full size and ``claim`` an
+assertion; the rest does nothing.
 """
 
 import os
@@ -124,10 +127,13 @@ def self_check(*arguments):
 _told = set()
 
 
+FULL_RUN = "this notebook in JupyterLab after ./setup.sh (README, quick start)"
+
+
 def sized(full, browser, what=None):
-    """``full`` outside the browser; ``browser`` in it, where NumPy has no BLAS and training is 10 to 20 times
-    slower. ``what`` (e.g. "training steps") is printed once per kernel with both sizes, so that a notebook run in
-    the browser says what it leaves out; the full run is the same notebook opened natively (README, quick start).
+    """``full`` outside the browser; ``browser`` in it, where NumPy has no BLAS and training is 10 to 40 times
+    slower. ``what`` (e.g. "training steps per run") is printed once per kernel with both sizes, so that a notebook run in
+    the browser says what it leaves out; the full run is the same notebook run natively (FULL_RUN).
 
         steps = sized(50_000, browser=5_000, what="training steps per run")
     """
@@ -135,7 +141,22 @@ def sized(full, browser, what=None):
         return full
     if what is not None and what not in _told:
         _told.add(what)
-        print(f"(browser edition: {browser:,} {what} instead of {full:,}; the full run is this notebook run natively)"
-              if isinstance(full, int) and isinstance(browser, int) else
-              f"(browser edition: {what} {browser!r} instead of {full!r}; the full run is this notebook run natively)")
+        shown = [f"{size:,}" if isinstance(size, int) else repr(size) for size in (browser, full)]
+        print(f"(browser edition: {what}: {shown[0]} instead of {shown[1]})")
     return browser
+
+
+def claim(holds, what):
+    """A claim about an experiment's result, with the margin it holds by at the experiment's full size.
+
+    Outside the browser it is an assertion: AssertionError(``what``) unless ``holds``. In the browser edition the
+    experiment runs smaller (``sized``), where the margin need not hold: a claim that does not hold there is
+    printed, with where it is checked, and the notebook runs on.
+
+        claim(np.all(bn2 < bn50 - 0.15), "batch norm with batches of 2 below itself with batches of 50")
+    """
+    if holds:
+        return
+    if not IN_BROWSER:
+        raise AssertionError(what)
+    print(f"(browser edition: not so at this size: {what}. The full run checks this claim: {FULL_RUN}.)")

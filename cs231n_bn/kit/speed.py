@@ -21,9 +21,8 @@ import numpy as np
 # it stays exact where a CPU-time limit makes the process's clock count in ticks, as in check's sandbox), and each
 # call's fastest over a few steps (benchmarks/speed_warning.py prints the ratios below for the kit's layers and an
 # np.einsum affine layer).
-# Pyodide (the browser edition) has no time.thread_time; its kernel runs in one thread and no sandbox, so there
-# the clock counts the same time.
-_cpu_time = getattr(time, "thread_time", time.perf_counter)
+# Pyodide (the browser edition) has no thread_time; its kernel runs on one thread, whose wall clock stands in.
+thread_time = getattr(time, "thread_time", time.perf_counter)
 SLOW = 5.0  # an affine layer more than SLOW times its matrix products on BLAS is slow (the kit's: 1.1 to 1.3 times;
 #             written with np.einsum: about 7 times)
 PASSES = 20  # an elementwise layer's baseline: PASSES passes over its largest input (batch norm makes about 10)
@@ -187,9 +186,9 @@ def _best(function, repeats=REPEATS):
     function()
     best = float("inf")
     for _ in range(repeats):
-        start = _cpu_time()
+        start = thread_time()
         function()
-        best = min(best, _cpu_time() - start)
+        best = min(best, thread_time() - start)
     return best
 
 
@@ -239,12 +238,12 @@ class _Timing:
         kit = function.__module__ in KIT
 
         def timed(*args, **kwargs):
-            start = _cpu_time()
+            start = thread_time()
             self.stack.append(0.0)
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = _cpu_time() - start
+                elapsed = thread_time() - start
                 inner = self.stack.pop()
                 if self.stack:
                     self.stack[-1] += elapsed

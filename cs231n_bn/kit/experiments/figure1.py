@@ -129,7 +129,7 @@ class LearningRateSearch:
     cpu_seconds: float = 0.0
 
 
-def load_data(dataset="fashion-mnist", root=None):
+def load_data(dataset="fashion-mnist", root=None, num_validation=None, num_test=None):
     """
     Load a data set for the experiment: flattened float32 images, pixels scaled to [0, 1], mean image of the
     training split subtracted (cs231n_bn.data_utils.get_data).
@@ -138,6 +138,8 @@ def load_data(dataset="fashion-mnist", root=None):
     - dataset: 'fashion-mnist' (the default, fetched by setup.sh) or 'mnist' (the paper's data set, fetched
       with `python -m cs231n_bn fetch mnist`).
     - root: data root (default: $CS231N_BN_DATA, else the repository's datasets/).
+    - num_validation, num_test: fewer validation or test images than the defaults below (the last ones of the
+      training set, the first ones of the test set), for a run where every evaluation must be cheap.
 
     Returns a dict with 'X_train' (55000, 784), 'y_train' (55000,), the 5000-image validation split 'X_val'
     (5000, 784), 'y_val' (5000,) (used by the learning-rate search), 'X_test' (10000, 784), 'y_test' (10000,),
@@ -148,7 +150,8 @@ def load_data(dataset="fashion-mnist", root=None):
         raise ValueError(f"Unknown dataset {dataset!r}; allowed: {', '.join(map(repr, DATASETS))}")
     from cs231n_bn.data_utils import get_data  # imported here: `--help` should not need the data modules
 
-    data = get_data(dataset, flatten=True, dtype=np.float32, root=root)
+    data = get_data(dataset, num_validation=num_validation, num_test=num_test, flatten=True, dtype=np.float32,
+                    root=root)
     data["dataset"] = dataset
     return data
 

@@ -104,7 +104,8 @@ def sweep(data, learning_rates=LEARNING_RATES, weight_scales=WEIGHT_SCALES, step
     start = time.perf_counter()
     results = run_all(data, specs, workers=workers, progress=progress, desc="sensitivity sweep")
     seconds = time.perf_counter() - start
-    chance = float(np.bincount(data["y_test"]).max() / len(data["y_test"]))
+    # np.unique, not np.bincount: where NumPy's index type is 32-bit (Pyodide), bincount refuses int64 labels.
+    chance = float(np.unique(data["y_test"], return_counts=True)[1].max() / len(data["y_test"]))
     A, B = len(scales), len(lrs)
     accuracy, diverged_at = {}, {}
     for n, name in enumerate(figure1.NETWORKS):

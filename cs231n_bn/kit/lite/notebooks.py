@@ -15,19 +15,24 @@ from cs231n_bn.kit.edition.hosted import is_setup_cell
 # The kernel of JupyterLite's Pyodide kernel extension, so that JupyterLite starts it without asking.
 KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": "python"}
 
-# What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 20 times slower
+# What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 40 times slower
 # than natively). benchmarks/lite_notebooks.py measures each notebook there against natively.
 BROWSER_SIZES = {
     "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the whole notebook takes about 5 minutes "
                                 "here (about 1 to 1.5 minutes natively).",
-    "BatchNormalization.ipynb": "Every cell runs as it does natively; the experiments on Fashion-MNIST take a few "
-                                "minutes here.",
+    "BatchNormalization.ipynb": "Section 7's experiments run smaller here: one seed instead of three, 60-step runs "
+                                "instead of 200 (batches of 2: 500 steps instead of 2,500), three weight scales instead "
+                                "of seven, 500 validation images instead of 1,000; section 6 checks a smaller net. The "
+                                "notebook takes about 3 to 6 minutes here. Its claims are checked on the full run: "
+                                "this notebook in JupyterLab (README, quick start).",
     "NormalizationFamily.ipynb": "Every cell runs as it does natively.",
     "Dropout.ipynb": "Every cell runs as it does natively; the whole notebook takes 5 to 6 minutes here (about "
                      "1.5 minutes natively).",
-    "PaperReproduction.ipynb": "The learning-rate search and Figure 1 train for 50,000 steps natively (about 5 "
-                               "minutes on two cores); here that takes over an hour. Read the notebook and the "
-                               "figures as they are, or run it natively: `python -m cs231n_bn reproduce` or this "
+    "PaperReproduction.ipynb": "A sketch of each experiment runs here: one seed instead of three, 50 to 300 steps "
+                               "per run instead of 1,000 to 50,000 (Figure 1: 300 instead of 50,000), four candidate "
+                               "learning rates instead of seven, a 2 x 2 grid instead of 3 x 2, 1,000 validation and "
+                               "test images instead of 5,000 and 10,000; about 2.5 to 5 minutes here. The claims and "
+                               "the numbers in the text are the full run's: `python -m cs231n_bn reproduce` or this "
                                "notebook in JupyterLab (README, quick start).",
     "ConvolutionalNetworks.ipynb": "The convolution layers are written in NumPy, without BLAS here: the training "
                                    "cells take much longer than natively. Run the training natively (README, quick "
