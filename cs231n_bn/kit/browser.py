@@ -114,9 +114,10 @@ def provide_dataset(spec, directory):
 
 def self_check(*arguments):
     """Run ``python -m cs231n_bn check ARGUMENTS`` here: ``self_check()``, ``self_check("relu")``,
-    ``self_check("batchnorm", "-v")``, ``self_check("--strict")``. It prints what the command prints; in the browser, where no other process can
-    be started, the student's functions run in this kernel (the first line says so). Returns None, so that a cell
-    shows only the report (the command's exit code is in the summary line: anything FAILED is exit code 1)."""
+    ``self_check("batchnorm", "-v")``, ``self_check("--strict")``. It prints what the command prints; in the
+    browser, where no other process can be started, the student's functions run in this kernel (the first line says
+    so). Returns None, so that a cell shows only the report (the command's exit code is in the summary line:
+    anything FAILED is exit code 1)."""
     from .grading.engines.cli import main
     try:
         main([str(a) for a in arguments])
@@ -125,15 +126,13 @@ def self_check(*arguments):
 
 
 _told = set()
-
-
 FULL_RUN = "this notebook in JupyterLab after ./setup.sh (README, quick start)"
 
 
 def sized(full, browser, what=None):
     """``full`` outside the browser; ``browser`` in it, where NumPy has no BLAS and training is 10 to 40 times
-    slower. ``what`` (e.g. "training steps per run") is printed once per kernel with both sizes, so that a notebook run in
-    the browser says what it leaves out; the full run is the same notebook run natively (FULL_RUN).
+    slower. ``what`` (e.g. "training steps per run") is printed once per kernel with both sizes, so that a notebook
+    run in the browser says what it leaves out; the full run is the same notebook run natively (FULL_RUN).
 
         steps = sized(50_000, browser=5_000, what="training steps per run")
     """

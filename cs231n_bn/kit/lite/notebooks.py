@@ -18,25 +18,30 @@ KERNELSPEC = {"name": "python", "display_name": "Python (Pyodide)", "language": 
 # What each notebook does differently in the browser, where NumPy has no BLAS (training is 10 to 40 times slower
 # than natively). benchmarks/lite_notebooks.py measures each notebook there against natively.
 BROWSER_SIZES = {
-    "FullyConnectedNets.ipynb": "Every cell runs as it does natively; the whole notebook takes about 5 minutes "
-                                "here (about 1 to 1.5 minutes natively).",
+    "FullyConnectedNets.ipynb": "The training experiments run smaller here: the weight-scale sweep of section 9.2 "
+                                "runs one seed instead of three, and sections 10.4 and 10.5 one seed on 2,000 "
+                                "training images instead of three seeds on 4,000. The notebook takes about 3 to 4 "
+                                "minutes here. The full run is this notebook in JupyterLab (README, quick start).",
     "BatchNormalization.ipynb": "Section 7's experiments run smaller here: one seed instead of three, 60-step runs "
                                 "instead of 200 (batches of 2: 500 steps instead of 2,500), three weight scales instead "
                                 "of seven, 500 validation images instead of 1,000; section 6 checks a smaller net. The "
-                                "notebook takes about 3 to 6 minutes here. Its claims are checked on the full run: "
+                                "notebook takes about 1.5 to 3.5 minutes here. Its claims are checked on the full run: "
                                 "this notebook in JupyterLab (README, quick start).",
     "NormalizationFamily.ipynb": "Every cell runs as it does natively.",
-    "Dropout.ipynb": "Every cell runs as it does natively; the whole notebook takes 5 to 6 minutes here (about "
-                     "1.5 minutes natively).",
+    "Dropout.ipynb": "The experiments run smaller here: sections 4 and 4.1 run one seed instead of three, and "
+                     "section 5.2 trains for 2 epochs instead of 5. The notebook takes about 3 to 4 minutes here. "
+                     "The full run is this notebook in JupyterLab (README, quick start).",
     "PaperReproduction.ipynb": "A sketch of each experiment runs here: one seed instead of three, 50 to 300 steps "
                                "per run instead of 1,000 to 50,000 (Figure 1: 300 instead of 50,000), four candidate "
                                "learning rates instead of seven, a 2 x 2 grid instead of 3 x 2, 1,000 validation and "
-                               "test images instead of 5,000 and 10,000; about 2.5 to 5 minutes here. The claims and "
+                               "test images instead of 5,000 and 10,000; about 1.5 to 3 minutes here. The claims and "
                                "the numbers in the text are the full run's: `python -m cs231n_bn reproduce` or this "
                                "notebook in JupyterLab (README, quick start).",
-    "ConvolutionalNetworks.ipynb": "The convolution layers are written in NumPy, without BLAS here: the training "
-                                   "cells take much longer than natively. Run the training natively (README, quick "
-                                   "start) if they take too long.",
+    "ConvolutionalNetworks.ipynb": "The experiments run smaller here: section 7 trains each network from one "
+                                   "seed for 1 epoch instead of three seeds for 2, section 8.4 trains for 100 steps "
+                                   "instead of 200, and section 8.5 trains one network instead of three. The "
+                                   "notebook takes about 3 minutes here. The full run is this notebook in JupyterLab "
+                                   "(README, quick start).",
 }
 
 
