@@ -81,6 +81,11 @@ def test_too_much_dropout_is_named_and_a_bad_ratio_refused(dropout_data):
             fc_experiments.check_keep_ratio(dropout_data, bad)
 
 
+def test_mean_sd_is_the_spread_over_seeds_and_one_seed_alone():
+    assert fc_experiments.mean_sd([0.5, 0.7, 0.9]) == "0.700 +- 0.200"
+    assert fc_experiments.mean_sd([0.75]) == "0.750"
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # NormalizationFamily.ipynb, section 5.1: the smallest batch whose means are within 0.04 population stds
 # ----------------------------------------------------------------------------------------------------------------

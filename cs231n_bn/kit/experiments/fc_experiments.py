@@ -386,6 +386,13 @@ def check_keep_ratio(data, keep_ratio, seeds=SEEDS, min_narrowing=MIN_NARROWING,
     return {"seeds": seeds, **runs}
 
 
+def mean_sd(values):
+    """'MEAN +- SD' over the seeds (standard deviation with ddof=1), to 3 decimals; one seed (the browser edition
+    runs one) has no spread, so only its value."""
+    values = np.asarray(values)
+    return f"{values.mean():.3f} +- {values.std(ddof=1):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
 def _accuracies(values):
     return ", ".join("diverged" if np.isnan(v) else f"{v:.3f}" for v in values)
 
